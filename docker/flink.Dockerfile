@@ -1,0 +1,60 @@
+# Lepton Stream Flink image: the official Flink 2.2 image + Python 3 + PyFlink,
+# the Kafka SQL connector jar and this project, for the JobManager, the
+# TaskManagers and the job client alike (docker-compose.yml, k8s FlinkDeployment).
+#
+# Build from the repository root:  docker build -f docker/flink.Dockerfile -t lepton-stream/flink:dev .
+# Not built on this machine (no Docker engine there); the base tag follows the
+# official image's <flink>-scala_2.12-java17 naming (Ubuntu 24.04 base, Python 3.12,
+# for which apache-flink 2.2.1 and its pemja/apache-beam pins publish wheels).
+ARG FLINK_IMAGE=flink:2.2.1-scala_2.12-java17
+ARG MAVEN_IMAGE=maven:3.9.9-eclipse-temurin-17
+
+# --- stage 1: resolve the connector jar with Maven, from the project's own pinned POM
+# (org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2, a fat jar, transitive deps excluded).
+FROM ${MAVEN_IMAGE} AS jars
+WORKDIR /build
+COPY lepton_stream/stack/maven/flink-connector.pom.xml pom.xml
+RUN mvn -B -q -f pom.xml \
+      org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+      -DoutputDirectory=/jars \
+ && ls -l /jars
+
+# --- stage 2: the runtime image
+FROM ${FLINK_IMAGE}
+ARG APACHE_FLINK_VERSION=2.2.1
+USER root
+
+# Python in a virtualenv (the Ubuntu 24.04 system Python is "externally managed").
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends python3 python3-venv python3-dev; \
+    rm -rf /var/lib/apt/lists/*; \
+    python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/opt/lepton \
+    PYTHONUNBUFFERED=1
+
+# Dependencies first (cached layer): PyFlink pinned, everything else held to the
+# versions in requirements/job.in (extras stripped: pip constraints cannot carry them).
+COPY requirements/job.in /tmp/job.in
+RUN set -eux; \
+    sed -e 's/\[[^]]*\]//' /tmp/job.in > /tmp/constraints.txt; \
+    pip install --no-cache-dir --upgrade pip; \
+    pip install --no-cache-dir -c /tmp/constraints.txt "apache-flink==${APACHE_FLINK_VERSION}"
+
+# The project: the library (installed, with its dependencies) and the job sources,
+# which `flink run -py /opt/lepton/stream_jobs/scoring_job.py` executes.
+WORKDIR /opt/lepton
+COPY pyproject.toml README.md ./
+COPY lepton_stream/ lepton_stream/
+COPY stream_jobs/ stream_jobs/
+RUN pip install --no-cache-dir -c /tmp/constraints.txt . \
+ && python -c "import pyflink, lepton_stream; print('pyflink', pyflink.__file__)"
+
+# Connector jar on the Flink classpath; a checkpoint dir owned by flink so a
+# named volume / PVC mounted there starts writable.
+COPY --from=jars /jars/ /opt/flink/lib/
+RUN mkdir -p /opt/flink/checkpoints && chown -R flink:flink /opt/flink/checkpoints /opt/flink/lib
+
+WORKDIR /opt/flink
+USER flink

@@ -1,0 +1,133 @@
+"""The one configuration object, read from `LEPTON_*` environment variables.
+
+Every process (CLI, job, workers, tests) builds its `Settings` with
+`Settings.from_env()`; a child process gets the same view through `to_env()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names of DESIGN.md; each one overridable (LEPTON_TOPIC_<NAME>)."""
+
+    transactions: str = "transactions"
+    fraud_labels: str = "fraud-labels"
+    scores: str = "scores"
+    risk_alerts: str = "risk-alerts"
+    pipeline_metrics: str = "pipeline-metrics"
+    dlq: str = "transactions-dlq"
+
+    def all(self) -> list[str]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = REPO_ROOT / ".lepton"
+    model_repo: Path = REPO_ROOT / "model_repo"
+    host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    redis_port: int = 6379
+    triton_http_port: int = 8000
+    triton_grpc_port: int = 8001
+    triton_metrics_port: int = 8002
+    partitions: int = 2
+    kafka_heap_mb: int = 512
+    # Scoring job knobs: bigger batches amortise the Python and Triton round
+    # trips, smaller bundle time bounds the latency a record waits in a batch.
+    parallelism: int = 1
+    arrow_batch_size: int = 2000
+    bundle_time_ms: int = 50
+    bundle_size: int = 5000
+    triton_batch: int = 4096
+    checkpoint_interval_ms: int = 2000
+    delivery_guarantee: str = "exactly-once"
+    consumer_group: str = "lepton-scoring"
+    jvm_heap_mb: int = 768
+    retry_attempts: int = 8
+    retry_base_s: float = 0.2
+    model_name: str = "risk_scorer"
+    model_config_variant: str = "cpu"
+    alert_threshold: float = 0.5
+    max_amount: float = 1_000_000.0
+    topics: Topics = field(default_factory=Topics)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.host}:{self.redis_port}/0"
+
+    @property
+    def triton_grpc(self) -> str:
+        return f"{self.host}:{self.triton_grpc_port}"
+
+    @property
+    def triton_http(self) -> str:
+        return f"http://{self.host}:{self.triton_http_port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.home / "lib"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "topics":
+                continue
+            raw = env.get(f"LEPTON_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(cls.__dataclass_fields__[f.name].default, raw, f.name)
+        topic_values = {
+            t.name: env[f"LEPTON_TOPIC_{t.name.upper()}"]
+            for t in fields(Topics)
+            if f"LEPTON_TOPIC_{t.name.upper()}" in env
+        }
+        values["topics"] = Topics(**topic_values)
+        values.update(overrides)
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        out = {
+            f"LEPTON_{f.name.upper()}": str(getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "topics"
+        }
+        out.update({f"LEPTON_TOPIC_{t.name.upper()}": getattr(self.topics, t.name) for t in fields(Topics)})
+        return out
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(default: Any, raw: str, name: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+    except ValueError as exc:
+        raise ValueError(f"LEPTON_{name.upper()}={raw!r}: {exc}") from None
+    return raw

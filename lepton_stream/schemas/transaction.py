@@ -1,0 +1,138 @@
+"""Transaction v1: parsing and validation of the `transactions` topic.
+
+`parse_transaction` never raises: a bad event becomes an `InvalidEvent` whose
+`code` is a stable machine-readable reason (DLQ, metrics) and `detail` a
+human sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lepton_stream.schemas.currencies import ISO_4217
+
+SCHEMA_VERSION = 1
+CHANNELS = ("pos", "ecom", "atm")
+REQUIRED = ("tx_id", "card_id", "customer_id", "terminal_id", "merchant_id", "mcc",
+            "amount", "currency", "ts", "channel", "x", "y", "schema_version")
+# A bare run of 13-19 digits looks like a PAN: tokens must never be card numbers.
+_PAN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+_MIN_TS_MS = 946_684_800_000  # 2000-01-01
+_MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+
+
+@dataclass(frozen=True)
+class Transaction:
+    tx_id: str
+    card_id: str
+    customer_id: str
+    terminal_id: str
+    merchant_id: str
+    mcc: str
+    amount: float
+    amount_cents: int
+    currency: str
+    ts_ms: int
+    channel: str
+    x: float
+    y: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvalidEvent:
+    code: str
+    detail: str
+    field: str | None = None
+
+
+def mask_card_numbers(text: str) -> str:
+    return _PAN.sub(lambda m: "*" * (len(m.group()) - 4) + m.group()[-4:], text)
+
+
+def _fail(code: str, detail: str, fld: str | None = None) -> InvalidEvent:
+    return InvalidEvent(code, mask_card_numbers(detail), fld)
+
+
+def _parse_ts(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        ms = int(value)
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            return None
+        ms = int(dt.timestamp() * 1000)
+    else:
+        return None
+    return ms if _MIN_TS_MS <= ms <= _MAX_TS_MS else None
+
+
+def parse_transaction(raw: bytes | str, max_amount: float = 1_000_000.0) -> Transaction | InvalidEvent:
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _fail("invalid_json", f"not valid JSON: {exc}")
+    if not isinstance(obj, dict):
+        return _fail("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    for name in REQUIRED:
+        if name not in obj or obj[name] is None:
+            return _fail("missing_field", f"required field '{name}' is missing", name)
+    if obj["schema_version"] != SCHEMA_VERSION:
+        return _fail("unsupported_schema_version",
+                     f"schema_version {obj['schema_version']!r} is not {SCHEMA_VERSION}", "schema_version")
+    ids = {}
+    for name in ("tx_id", "card_id", "customer_id", "terminal_id", "merchant_id", "mcc"):
+        value = obj[name]
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            return _fail("wrong_type", f"'{name}' must be a string", name)
+        text = str(value)
+        if not text or len(text) > 128:
+            return _fail("invalid_value", f"'{name}' must have 1 to 128 characters", name)
+        ids[name] = text
+    if _PAN.search(ids["card_id"]):
+        return _fail("card_number_not_token", "card_id looks like a card number, expected a token", "card_id")
+    amount = obj["amount"]
+    if isinstance(amount, bool) or not isinstance(amount, int | float | str):
+        return _fail("wrong_type", "'amount' must be a number", "amount")
+    try:
+        dec = Decimal(str(amount))
+    except InvalidOperation:
+        return _fail("wrong_type", f"'amount' is not a number: {str(amount)[:40]!r}", "amount")
+    if not dec.is_finite():
+        return _fail("invalid_value", "'amount' must be finite", "amount")
+    if dec <= 0:
+        return _fail("amount_not_positive", f"amount {dec} must be positive", "amount")
+    if dec > Decimal(str(max_amount)):
+        return _fail("amount_too_large", f"amount {dec} exceeds the maximum {max_amount}", "amount")
+    if dec != dec.quantize(Decimal("0.01")):
+        return _fail("amount_precision", f"amount {dec} has more than 2 decimals", "amount")
+    currency = obj["currency"]
+    if not isinstance(currency, str) or currency not in ISO_4217:
+        return _fail("unknown_currency", f"currency {str(currency)[:16]!r} is not an ISO 4217 code", "currency")
+    ts_ms = _parse_ts(obj["ts"])
+    if ts_ms is None:
+        return _fail("invalid_timestamp", f"ts {str(obj['ts'])[:40]!r} is not epoch ms or RFC 3339 in 2000..2100", "ts")
+    channel = obj["channel"]
+    if channel not in CHANNELS:
+        return _fail("invalid_channel", f"channel {str(channel)[:16]!r} is not one of {', '.join(CHANNELS)}", "channel")
+    coords = []
+    for name in ("x", "y"):
+        value = obj[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return _fail("wrong_type", f"'{name}' must be a number", name)
+        coords.append(float(value))
+    extra = {k: v for k, v in obj.items() if k not in REQUIRED}
+    return Transaction(
+        amount=float(dec), amount_cents=int(dec * 100), currency=currency, ts_ms=ts_ms,
+        channel=channel, x=coords[0], y=coords[1], extra=extra, **ids,
+    )

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Everything Lepton Stream needs on a fresh machine (no Docker engine):
+# checks, Python environments, Redis (Debian), Kafka broker and Flink
+# connector jars (Maven Central). Idempotent: each step leaves a stamp named
+# by the hash of its inputs and is skipped while the stamp matches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PYTHON=${PYTHON:-python3.11}
+HOME_DIR=${LEPTON_HOME:-$ROOT/.lepton}
+STAMPS=$HOME_DIR/stamps
+mkdir -p "$STAMPS"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+stamp_ok() { [[ -f $STAMPS/$1 && $(cat "$STAMPS/$1") == "$2" ]]; }
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# --- checks ---------------------------------------------------------------
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found (Python 3.11 is required)"
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null \
+  || die "$PYTHON is not Python 3.11"
+# Triton's python backend stub embeds libpython: it must exist as a shared library.
+"$PYTHON" -c 'import sysconfig,sys; sys.exit(0 if sysconfig.get_config_var("Py_ENABLE_SHARED") else 1)' \
+  || die "$PYTHON was built without a shared libpython (Triton's python backend needs one)"
+command -v java >/dev/null || die "java not found (Java 17+ is required for Kafka and Flink)"
+JAVA_MAJOR=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
+[[ ${JAVA_MAJOR%%.*} -ge 17 ]] || die "Java 17+ required, found ${JAVA_MAJOR:-unknown}"
+command -v mvn >/dev/null || die "mvn not found (Maven fetches the Kafka and Flink connector jars)"
+
+# --- Python environments -------------------------------------------------
+make_venv() {  # dir lockfile extra-install-args...
+  local dir=$1 lock=$2; shift 2
+  local h; h=$(hash_of "$lock" pyproject.toml)
+  if stamp_ok "$(basename "$dir")" "$h" && [[ -x $dir/bin/python ]]; then
+    say "$dir up to date"; return
+  fi
+  say "creating $dir from $lock"
+  rm -rf "$dir"
+  "$PYTHON" -m venv "$dir"
+  "$dir/bin/pip" install -q --no-deps -r "$lock"
+  if (($#)); then "$dir/bin/pip" install -q --no-deps "$@"; fi
+  "$dir/bin/pip" check >/dev/null || { "$dir/bin/pip" check; die "$dir has broken requirements"; }
+  echo "$h" > "$STAMPS/$(basename "$dir")"
+}
+make_venv "$ROOT/.venv" requirements/job.lock -e .
+make_venv "$ROOT/.venv-triton" requirements/triton.lock
+
+# --- Redis (Debian package) ------------------------------------------------
+REDIS_PIN='5:7.0.15*'
+if ! command -v redis-server >/dev/null; then
+  say "installing redis-server $REDIS_PIN (apt)"
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo -n"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q >/dev/null
+  $SUDO apt-get install -y -q --no-install-recommends "redis-server=$REDIS_PIN" >/dev/null \
+    || die "apt-get install redis-server=$REDIS_PIN failed"
+fi
+redis-server --version | grep -q 'v=7\.' || die "redis-server 7.x required: $(redis-server --version)"
+
+# --- Kafka broker and Flink connector jars (Maven Central) ---------------------
+fetch_jars() {  # name pom
+  local name=$1 pom=$2 h; h=$(hash_of "$pom")
+  if stamp_ok "jars-$name" "$h" && [[ -d $HOME_DIR/lib/$name ]]; then say "$name jars up to date"; return; fi
+  say "fetching $name jars with Maven"
+  rm -rf "$HOME_DIR/lib/$name"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$HOME_DIR/lib/$name" || die "Maven could not fetch the $name jars"
+  echo "$h" > "$STAMPS/jars-$name"
+}
+fetch_jars kafka lepton_stream/stack/maven/kafka.pom.xml
+fetch_jars flink lepton_stream/stack/maven/flink-connector.pom.xml
+
+say "ready"
