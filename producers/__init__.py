@@ -1,0 +1,1 @@
+"""Producers: event generators and load tools that publish to Kafka."""

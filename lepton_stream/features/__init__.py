@@ -7,6 +7,6 @@ over a DataFrame; `lepton_stream.feature_store.redis_store` over Redis.
 """
 
 from lepton_stream.features.definitions import CARD_ACTIVITY, MODEL_FEATURES, BucketedWindowView
-from lepton_stream.features.vector import feature_row, feature_matrix
+from lepton_stream.features.vector import feature_matrix, feature_row
 
 __all__ = ["CARD_ACTIVITY", "MODEL_FEATURES", "BucketedWindowView", "feature_matrix", "feature_row"]

@@ -1,0 +1,1 @@
+"""Kafka I/O: admin (readiness, topics) and client configs shared by every process."""

@@ -1,0 +1,55 @@
+"""Broker readiness and topic creation."""
+
+from __future__ import annotations
+
+import socket
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    # log_level 0: a broker that is still starting is expected, not an error to print.
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000,
+                        "log_level": 0})
+
+
+def _port_open(bootstrap: str) -> bool:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def broker_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    if not _port_open(bootstrap):
+        return False
+    try:
+        md = _admin(bootstrap).list_topics(timeout=timeout_s)
+    except KafkaException:
+        return False
+    return bool(md.brokers)
+
+
+def describe(bootstrap: str) -> str:
+    md = _admin(bootstrap).list_topics(timeout=3)
+    topics = sorted(t for t in md.topics if not t.startswith("__"))
+    return f"{len(md.brokers)} broker(s), {len(topics)} topics: {', '.join(topics)}"
+
+
+def create_topics(bootstrap: str, names: list[str], partitions: int, timeout_s: float = 30.0) -> list[str]:
+    """Create the missing topics; returns the names created."""
+    admin = _admin(bootstrap)
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    new = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
+    if not new:
+        return []
+    for name, fut in admin.create_topics(new, operation_timeout=timeout_s).items():
+        try:
+            fut.result()
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return [t.topic for t in new]

@@ -1,0 +1,1 @@
+"""Models: training, evaluation and ONNX export for model_repo/."""

@@ -1,0 +1,122 @@
+"""`lepton-stream up | down | status`: the local stack (Kafka, Redis, Triton) by PID.
+
+State lives in `<home>/run/stack.json`: which parts this manager started,
+their PIDs and ports. `down` stops exactly those PIDs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lepton_stream import logs
+from lepton_stream.config import Settings
+from lepton_stream.kafka.admin import create_topics
+from lepton_stream.stack import processes
+from lepton_stream.stack.kafka_broker import KafkaBroker
+from lepton_stream.stack.processes import StackError
+from lepton_stream.stack.redis_server import RedisServer
+from lepton_stream.stack.service import Service, log_path
+from lepton_stream.stack.triton_server import TritonServer
+
+log = logs.get("lepton.stack")
+
+SERVICES: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
+
+
+@dataclass
+class PartStatus:
+    name: str
+    pid: int | None
+    running: bool
+    healthy: bool
+    detail: str
+
+
+def _state_path(s: Settings) -> Path:
+    return s.run_dir / "stack.json"
+
+
+def _load(s: Settings) -> dict[str, dict]:
+    try:
+        return json.loads(_state_path(s).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _save(s: Settings, state: dict[str, dict]) -> None:
+    s.run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = _state_path(s).with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(_state_path(s))
+
+
+def up(s: Settings) -> list[str]:
+    """Start every part not already running; on any failure stop what this call
+    started and raise one StackError. Returns the names started."""
+    s.run_dir.mkdir(parents=True, exist_ok=True)
+    state = _load(s)
+    todo = [svc for svc in SERVICES
+            if not (svc.name in state and processes.pid_alive(state[svc.name]["pid"]))]
+    for svc in todo:
+        for port in svc.ports(s):
+            if not processes.port_free(s.host, port):
+                raise StackError(svc.name, f"port {port} on {s.host} is taken by another process")
+    started: list[str] = []
+    try:
+        for svc in todo:
+            t0 = time.monotonic()
+            svc.prepare(s)
+            proc = processes.start(svc.name, svc.command(s), log_path(s, svc.name), env=svc.env(s))
+            state[svc.name] = {"pid": proc.pid, "ports": svc.ports(s), "log": str(log_path(s, svc.name))}
+            _save(s, state)
+            started.append(svc.name)
+            processes.wait_ready(svc.name, proc, log_path(s, svc.name), lambda svc=svc: svc.ready(s),
+                                 svc.ready_timeout_s)
+            log.info("part ready", extra={"part": svc.name, "pid": proc.pid,
+                                          "seconds": round(time.monotonic() - t0, 1)})
+        try:
+            created = create_topics(s.kafka_bootstrap, s.topics.all(), s.partitions)
+        except Exception as exc:
+            raise StackError("kafka", f"creating topics failed: {exc}") from None
+        if created:
+            log.info("topics created", extra={"topics": created, "partitions": s.partitions})
+    except BaseException:
+        for name in reversed(started):
+            processes.stop(state.pop(name)["pid"])
+        _save(s, state)
+        raise
+    return started
+
+
+def down(s: Settings) -> list[str]:
+    state = _load(s)
+    stopped = []
+    for svc in reversed(SERVICES):
+        entry = state.pop(svc.name, None)
+        if entry is None:
+            continue
+        processes.stop(entry["pid"])
+        stopped.append(svc.name)
+        _save(s, state)
+    return stopped
+
+
+def status(s: Settings) -> list[PartStatus]:
+    state = _load(s)
+    out = []
+    for svc in SERVICES:
+        entry = state.get(svc.name)
+        pid = entry["pid"] if entry else None
+        running = pid is not None and processes.pid_alive(pid)
+        healthy, detail = False, "not started by lepton-stream" if pid is None else "process gone"
+        if running:
+            try:
+                healthy = svc.ready(s)
+                detail = svc.health(s)
+            except Exception as exc:
+                detail = f"unhealthy: {exc}"
+        out.append(PartStatus(svc.name, pid, running, healthy, detail))
+    return out

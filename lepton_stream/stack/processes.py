@@ -1,0 +1,102 @@
+"""Start and stop local server processes by PID, with logs and PID files in one run folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """One clear line naming the part and the cause."""
+
+    def __init__(self, part: str, cause: str) -> None:
+        super().__init__(f"{part}: {cause}")
+        self.part = part
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def start(part: str, cmd: list[str], log_path: Path, env: dict[str, str] | None = None,
+          cwd: Path | None = None) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")
+    try:
+        # Own session: the part and its children (Triton's stubs) form one
+        # process group that `stop` can end by this PID.
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, cwd=cwd, start_new_session=True)
+    except OSError as exc:
+        raise StackError(part, f"cannot start {cmd[0]}: {exc.strerror}") from None
+    finally:
+        log.close()
+
+
+def stop(pid: int, timeout_s: float = 20.0) -> None:
+    """SIGTERM the process group led by `pid`, SIGKILL after `timeout_s`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    return
+            except ChildProcessError:
+                if not pid_alive(pid):
+                    return
+            time.sleep(0.1)
+
+
+def last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+def wait_ready(part: str, proc: subprocess.Popen, log_path: Path, check: Callable[[], bool],
+               timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(part, f"exited with code {proc.returncode} before it was ready "
+                                   f"(log {log_path}): {last_line(log_path)}")
+        try:
+            if check():
+                return
+        except Exception:  # not ready yet: connection refused, timeouts
+            pass
+        time.sleep(0.3)
+    raise StackError(part, f"not ready after {timeout_s:.0f} s (log {log_path}): {last_line(log_path)}")
