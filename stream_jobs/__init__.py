@@ -1,0 +1,1 @@
+"""PyFlink jobs (and, later, the Faust alert monitor)."""

@@ -46,7 +46,7 @@ def create_topics(bootstrap: str, names: list[str], partitions: int, timeout_s: 
     new = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
     if not new:
         return []
-    for name, fut in admin.create_topics(new, operation_timeout=timeout_s).items():
+    for fut in admin.create_topics(new, operation_timeout=timeout_s).values():
         try:
             fut.result()
         except KafkaException as exc:

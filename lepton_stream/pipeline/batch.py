@@ -1,0 +1,37 @@
+"""What flows between the stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lepton_stream.schemas import Transaction
+from lepton_stream.scoring.base import Scores
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    key: bytes | None
+    value: bytes
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    origin: int  # index of the input record in its batch that produced it
+
+
+@dataclass
+class Batch:
+    records: list[RawRecord]
+    valid: list[Transaction] = field(default_factory=list)
+    valid_origin: list[int] = field(default_factory=list)
+    features: np.ndarray | None = None
+    scores: Scores | None = None
+    out: list[OutRecord] = field(default_factory=list)
