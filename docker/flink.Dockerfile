@@ -3,9 +3,10 @@
 # TaskManagers and the job client alike (docker-compose.yml, k8s FlinkDeployment).
 #
 # Build from the repository root:  docker build -f docker/flink.Dockerfile -t lepton-stream/flink:dev .
-# Not built on this machine (no Docker engine there); the base tag follows the
-# official image's <flink>-scala_2.12-java17 naming (Ubuntu 24.04 base, Python 3.12,
-# for which apache-flink 2.2.1 and its pemja/apache-beam pins publish wheels).
+# Not built on this machine (no Docker engine there). The base tag follows the
+# official image's <version>-scala_2.12-java17 naming; 2.2.1 is assumed to be
+# published like 2.2.0 (override with --build-arg FLINK_IMAGE=...). Its Ubuntu 24.04
+# base has Python 3.12, for which apache-flink 2.2.1, pemja and apache-beam ship wheels.
 ARG FLINK_IMAGE=flink:2.2.1-scala_2.12-java17
 ARG MAVEN_IMAGE=maven:3.9.9-eclipse-temurin-17
 

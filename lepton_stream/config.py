@@ -33,6 +33,8 @@ class Topics:
 @dataclass(frozen=True)
 class Settings:
     home: Path = REPO_ROOT / ".lepton"
+    # Jars fetched by `make setup` (Kafka broker, Flink connector); shared by every home.
+    lib_dir: Path = REPO_ROOT / ".lepton" / "lib"
     model_repo: Path = REPO_ROOT / "model_repo"
     host: str = "127.0.0.1"
     kafka_port: int = 9092
@@ -81,10 +83,6 @@ class Settings:
     @property
     def run_dir(self) -> Path:
         return self.home / "run"
-
-    @property
-    def lib_dir(self) -> Path:
-        return self.home / "lib"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

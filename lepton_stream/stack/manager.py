@@ -92,9 +92,16 @@ def up(s: Settings) -> list[str]:
 
 
 def down(s: Settings) -> list[str]:
+    return down_parts(s, [svc.name for svc in SERVICES])
+
+
+def down_parts(s: Settings, names: list[str]) -> list[str]:
+    """Stop the named parts (those a caller started), by their recorded PIDs."""
     state = _load(s)
     stopped = []
     for svc in reversed(SERVICES):
+        if svc.name not in names:
+            continue
         entry = state.pop(svc.name, None)
         if entry is None:
             continue
