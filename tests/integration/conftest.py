@@ -1,0 +1,55 @@
+"""Fixtures that start the real services (Kafka broker, Redis, Triton) on free
+ports under a temporary home, and stop them by PID afterwards."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lepton_stream.config import Settings
+from lepton_stream.stack import manager
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def make_settings(home: Path, **overrides) -> Settings:
+    k, kc, r, th, tg, tm = free_ports(6)
+    values = dict(home=home, kafka_port=k, kafka_controller_port=kc, redis_port=r, triton_http_port=th,
+                  triton_grpc_port=tg, triton_metrics_port=tm, partitions=2, checkpoint_interval_ms=1000)
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Settings]:
+    s = make_settings(tmp_path_factory.mktemp("lepton-home"))
+    manager.up(s)
+    try:
+        yield s
+    finally:
+        manager.down(s)
