@@ -52,9 +52,17 @@ if ! command -v redis-server >/dev/null; then
   say "installing redis-server $REDIS_PIN (apt)"
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo -n"
   export DEBIAN_FRONTEND=noninteractive
+  # Keep the package from starting a system redis on 6379: `lepton-stream up`
+  # runs its own, by PID. policy-rc.d exit 101 = "do not start services".
+  POLICY=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    POLICY=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null && $SUDO chmod +x "$POLICY"
+  fi
   $SUDO apt-get update -q >/dev/null
   $SUDO apt-get install -y -q --no-install-recommends "redis-server=$REDIS_PIN" >/dev/null \
     || die "apt-get install redis-server=$REDIS_PIN failed"
+  [[ -z $POLICY ]] || $SUDO rm -f "$POLICY"
 fi
 redis-server --version | grep -q 'v=7\.' || die "redis-server 7.x required: $(redis-server --version)"
 

@@ -1,0 +1,87 @@
+"""The PyFlink scoring job end to end on the real stack, on a small bounded stream."""
+
+import json
+import uuid
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+from confluent_kafka import TopicPartition
+
+from lepton_stream.features import CARD_ACTIVITY
+from lepton_stream.features.offline import offline_features
+from lepton_stream.kafka.admin import create_topics
+from lepton_stream.kafka.clients import consumer, producer
+from lepton_stream.schemas import parse_transaction
+from lepton_stream.scoring.onnx_local import OnnxScorer
+from lepton_stream.stack.job_process import start_job, stop_job, wait_job
+from lepton_stream.stack.processes import last_line
+from producers.simple import MALFORMED_KINDS, SimpleGenerator, malformed
+
+pytestmark = pytest.mark.integration
+
+
+def _read_all(s, topic: str) -> list:
+    c = consumer(s.kafka_bootstrap, f"check-{uuid.uuid4().hex[:6]}")
+    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    out, idle = [], 0
+    while idle < 3:
+        batch = c.consume(1000, timeout=1.0)
+        idle = 0 if batch else idle + 1
+        out += [json.loads(m.value()) for m in batch if m.error() is None]
+    c.close()
+    return out
+
+
+def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_path):
+    run = uuid.uuid4().hex[:6]
+    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
+                                    dlq=f"dlq-{run}")
+    s = stack.replace(topics=topics, consumer_group=f"job-{run}")
+    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+
+    events, expected_dlq = [], Counter()
+    p = producer(s.kafka_bootstrap)
+    kinds = sorted(MALFORMED_KINDS)
+    for i, ev in enumerate(SimpleGenerator(cards=50, fraud_share=0.05, seed=4, id_prefix=run)
+                           .stream(600, 1_700_000_000_000, 2000.0)):
+        key = ev.event["card_id"].encode()
+        if i % 25 == 7:
+            kind = kinds[i % len(kinds)]
+            p.produce(topics.transactions, key=key, value=malformed(kind, ev.event))
+            expected_dlq[MALFORMED_KINDS[kind]] += 1
+        else:
+            p.produce(topics.transactions, key=key, value=ev.to_bytes())
+            events.append(ev.event)
+    assert p.flush(30) == 0
+
+    log = tmp_path / "job.log"
+    job = start_job(s, "earliest", log, bounded=True)
+    try:
+        rc = wait_job(job, timeout_s=300)
+    finally:
+        stop_job(job)
+    assert rc == 0, f"job exited {rc}: {last_line(log)}"
+
+    scores = _read_all(s, topics.scores)
+    alerts = _read_all(s, topics.risk_alerts)
+    dlq = _read_all(s, topics.dlq)
+    # Exactly one score per valid event, nothing else.
+    assert Counter(x["tx_id"] for x in scores) == Counter(e["tx_id"] for e in events)
+    assert Counter(x["error_code"] for x in dlq) == expected_dlq
+    # Alerts: exactly the scores over the threshold.
+    over = {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
+    assert sorted(a["tx_id"] for a in alerts) == sorted(over)
+    assert over, "the stream has frauds: some alerts are expected"
+
+    # The online path (Redis + Triton) gives the offline scores of the same features.
+    txs = [parse_transaction(json.dumps(e)) for e in events]
+    df = pd.DataFrame([{"card_id": t.card_id, "ts_ms": t.ts_ms, "amount": t.amount,
+                        "amount_cents": t.amount_cents, "channel": t.channel} for t in txs])
+    offline = OnnxScorer(s.model_repo / "risk_scorer" / "1" / "model.onnx").score(offline_features(df, CARD_ACTIVITY))
+    by_tx = {x["tx_id"]: x for x in scores}
+    online = np.array([by_tx[t.tx_id]["fraud_score"] for t in txs])
+    np.testing.assert_allclose(online, offline.fraud, atol=2e-6)
+    assert all(x["model_version"] == "1" and x["latency_ms"] >= 0 for x in scores)
