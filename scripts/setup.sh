@@ -72,7 +72,7 @@ fetch_jars() {  # name pom
   if stamp_ok "jars-$name" "$h" && [[ -d $HOME_DIR/lib/$name ]]; then say "$name jars up to date"; return; fi
   say "fetching $name jars with Maven"
   rm -rf "$HOME_DIR/lib/$name"
-  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+  mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$HOME_DIR/lib/$name" || die "Maven could not fetch the $name jars"
   echo "$h" > "$STAMPS/jars-$name"
 }
