@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
@@ -55,7 +55,14 @@ def _output_consumer(s: Settings, since_ms: int) -> Consumer:
     for topic in (s.topics.scores, s.topics.risk_alerts, s.topics.dlq):
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         tps += [TopicPartition(topic, p, since_ms) for p in parts]
-    c.assign(c.offsets_for_times(tps, timeout=10))
+    for attempt in range(20):
+        try:
+            c.assign(c.offsets_for_times(tps, timeout=10))
+            return c
+        except KafkaException:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
     return c
 
 
@@ -156,6 +163,10 @@ def run_demo(s: Settings, events: int = 5000, rate: float = 1000.0, malformed_sh
         return _report(sent, seen, pub_s, pub_start_ms, events, rate)
     except StackError as exc:
         print(f"demo failed: {exc}")
+        return 1
+    except Exception as exc:
+        log.exception("demo failed")
+        print(f"demo failed: {type(exc).__name__}: {exc}")
         return 1
     finally:
         if job is not None:

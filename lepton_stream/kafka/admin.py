@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -53,3 +54,20 @@ def create_topics(bootstrap: str, names: list[str], partitions: int, timeout_s: 
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
     return [t.topic for t in new]
+
+
+def wait_topics_ready(bootstrap: str, names: list[str], timeout_s: float = 30.0) -> None:
+    """Until every partition of every topic has a leader: a fresh topic's
+    leaders take a moment, and clients asking before then get NOT_LEADER."""
+    admin = _admin(bootstrap)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        md = admin.list_topics(timeout=5)
+        pending = [n for n in names
+                   if n not in md.topics or md.topics[n].error is not None or not md.topics[n].partitions
+                   or any(p.leader < 0 or p.error is not None for p in md.topics[n].partitions.values())]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics without a leader after {timeout_s:.0f} s: {', '.join(pending)}")
+        time.sleep(0.2)

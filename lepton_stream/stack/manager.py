@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
-from lepton_stream.kafka.admin import create_topics
+from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.stack import processes
 from lepton_stream.stack.kafka_broker import KafkaBroker
 from lepton_stream.stack.processes import StackError
@@ -79,6 +79,7 @@ def up(s: Settings) -> list[str]:
                                           "seconds": round(time.monotonic() - t0, 1)})
         try:
             created = create_topics(s.kafka_bootstrap, s.topics.all(), s.partitions)
+            wait_topics_ready(s.kafka_bootstrap, s.topics.all())
         except Exception as exc:
             raise StackError("kafka", f"creating topics failed: {exc}") from None
         if created:

@@ -10,7 +10,7 @@ import redis
 from lepton_stream.feature_store import RedisFeatureStore, WindowUpdate
 from lepton_stream.features import CARD_ACTIVITY, MODEL_FEATURES
 from lepton_stream.features.offline import bucketed_window
-from lepton_stream.kafka.admin import create_topics
+from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import consumer, producer
 from lepton_stream.schemas import parse_transaction
 from lepton_stream.scoring.onnx_local import OnnxScorer
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 def test_kafka_produce_consume_round_trip(stack):
     topic = f"roundtrip-{uuid.uuid4().hex[:6]}"
     assert create_topics(stack.kafka_bootstrap, [topic], partitions=2) == [topic]
+    wait_topics_ready(stack.kafka_bootstrap, [topic])
     p = producer(stack.kafka_bootstrap)
     sent = {f"k{i}".encode(): f"v{i}".encode() for i in range(200)}
     for k, v in sent.items():

@@ -11,7 +11,7 @@ from confluent_kafka import TopicPartition
 
 from lepton_stream.features import CARD_ACTIVITY
 from lepton_stream.features.offline import offline_features
-from lepton_stream.kafka.admin import create_topics
+from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import consumer, producer
 from lepton_stream.schemas import parse_transaction
 from lepton_stream.scoring.onnx_local import OnnxScorer
@@ -41,6 +41,7 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
                                     dlq=f"dlq-{run}")
     s = stack.replace(topics=topics, consumer_group=f"job-{run}")
     create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
 
     events, expected_dlq = [], Counter()
     p = producer(s.kafka_bootstrap)
