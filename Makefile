@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up
 # whatever is missing first (scripts/setup.sh is idempotent).
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean bench-producer
 
 setup:
 	@scripts/setup.sh
@@ -17,3 +17,6 @@ lint: setup
 
 clean:
 	rm -rf .venv .venv-triton .lepton
+
+bench-producer: setup
+	.venv/bin/python -m benchmarks.producer_rate

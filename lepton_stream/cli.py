@@ -23,7 +23,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     try:
-        started = manager.up(s)
+        started = manager.up(s, args.only.split(",") if args.only else None)
     except StackError as exc:
         print(f"lepton-stream up: {exc}", file=sys.stderr)
         return 1
@@ -64,6 +64,50 @@ def cmd_model_build_first(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import time
+
+    from producers.simulator import SimulationConfig, simulate
+
+    t0 = time.monotonic()
+    cfg = SimulationConfig(n_customers=args.customers, n_terminals=args.terminals, nb_days=args.days,
+                           start_date=args.start, radius=args.radius, seed=args.seed)
+    sim = simulate(cfg)
+    written = sim.to_parquet(Path(args.out))
+    tx = sim.transactions
+    print(f"simulated {len(tx):,} transactions ({tx['is_fraud'].mean():.3%} fraud: "
+          f"{tx['fraud_scenario'].value_counts().sort_index().to_dict()}), {len(sim.customers):,} customers "
+          f"(default rate {sim.customers['defaulted'].mean():.1%}) in {time.monotonic() - t0:.1f} s")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from producers.load import LoadOptions, run_load
+
+    s = _settings(args)
+    opts = LoadOptions(rate=args.rate, duration_s=args.duration, replay=args.replay, speedup=args.speedup,
+                       days=args.days, cards=args.cards, hot_cards=args.hot_cards, hot_share=args.hot_share,
+                       fraud_share=args.fraud_share, malformed_share=args.malformed_share, labels=args.labels,
+                       label_delay_days=args.label_delay_days, label_share=args.label_share, seed=args.seed)
+    total = int(args.rate * args.duration) if not args.replay and args.rate > 0 else None
+    with Progress(TextColumn("[bold]producing"), BarColumn(), TextColumn("{task.fields[stats]}"),
+                  TimeElapsedColumn(), disable=args.json or args.quiet, transient=False) as bar:
+        task = bar.add_task("produce", total=total, stats="")
+
+        def show(r) -> None:  # noqa: ANN001
+            rate = r.sent / r.send_s if r.send_s else 0.0
+            bar.update(task, completed=r.sent,
+                       stats=f"sent {r.sent:,}  {rate:,.0f}/s  acked {r.delivered:,}  errors {r.errors}")
+
+        report = run_load(s.kafka_bootstrap, s.topics.transactions, opts, s.topics.fraud_labels, progress=show)
+    print(report.to_json() if args.json else report.human())
+    return 0 if report.errors == 0 and not report.fell_behind else 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from stream_jobs.scoring_job import main as job_main
 
@@ -77,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("up", help="start Kafka, Redis and Triton locally and create the topics")
     p.add_argument("--partitions", type=int, help="partitions per topic (default LEPTON_PARTITIONS or 2)")
+    p.add_argument("--only", help="comma-separated parts to start, e.g. kafka,redis")
     p.set_defaults(fn=cmd_up)
     sub.add_parser("down", help="stop what `up` started, by PID").set_defaults(fn=cmd_down)
     sub.add_parser("status", help="health of each part").set_defaults(fn=cmd_status)
@@ -87,6 +132,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-up", action="store_true", help="leave the stack running afterwards")
     p.add_argument("--partitions", type=int)
     p.set_defaults(fn=cmd_demo)
+    p = sub.add_parser("simulate", help="write a simulated training set (handbook process) to Parquet")
+    p.add_argument("--days", type=int, default=183)
+    p.add_argument("--out", required=True, help="FILE.parquet (customers and terminals are written beside it)")
+    p.add_argument("--customers", type=int, default=5000)
+    p.add_argument("--terminals", type=int, default=10000)
+    p.add_argument("--start", default="2018-04-01")
+    p.add_argument("--radius", type=float, default=5.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_simulate)
+    p = sub.add_parser("produce", help="publish simulated transactions to Kafka (fixed rate or replay)")
+    p.add_argument("--rate", type=float, default=10_000.0, help="events/s (0: as fast as possible)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds (fixed-rate mode)")
+    p.add_argument("--replay", action="store_true", help="replay simulated time instead of a fixed rate")
+    p.add_argument("--speedup", type=float, default=3600.0, help="replay: simulated seconds per second")
+    p.add_argument("--days", type=int, default=1, help="simulated days to draw events from")
+    p.add_argument("--cards", type=int, default=5000)
+    p.add_argument("--hot-cards", type=int, default=0, help="key skew: number of hot cards")
+    p.add_argument("--hot-share", type=float, default=0.0, help="key skew: share of events on the hot cards")
+    p.add_argument("--fraud-share", type=float, default=None, help="resample to this fraud share")
+    p.add_argument("--malformed-share", type=float, default=0.0)
+    p.add_argument("--labels", action="store_true", help="replay: publish fraud-labels, delayed")
+    p.add_argument("--label-delay-days", type=float, default=7.0)
+    p.add_argument("--label-share", type=float, default=1.0, help="share of frauds that get confirmed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(fn=cmd_produce)
     p = sub.add_parser("run", help="run the scoring job (PyFlink, local MiniCluster)")
     p.add_argument("--startup", default="group", help="group | earliest | latest | timestamp:<ms>")
     p.add_argument("--bounded", action="store_true", help="stop at the offsets present at start")

@@ -53,13 +53,17 @@ def _save(s: Settings, state: dict[str, dict]) -> None:
     tmp.replace(_state_path(s))
 
 
-def up(s: Settings) -> list[str]:
-    """Start every part not already running; on any failure stop what this call
-    started and raise one StackError. Returns the names started."""
+def up(s: Settings, only: list[str] | None = None) -> list[str]:
+    """Start every part (or the `only` ones) not already running; on any failure
+    stop what this call started and raise one StackError. Returns the names started."""
     s.run_dir.mkdir(parents=True, exist_ok=True)
     state = _load(s)
+    unknown = set(only or []) - {svc.name for svc in SERVICES}
+    if unknown:
+        raise StackError(", ".join(sorted(unknown)), "no such part (kafka, redis, triton)")
     todo = [svc for svc in SERVICES
-            if not (svc.name in state and processes.pid_alive(state[svc.name]["pid"]))]
+            if (only is None or svc.name in only)
+            and not (svc.name in state and processes.pid_alive(state[svc.name]["pid"]))]
     for svc in todo:
         for port in svc.ports(s):
             if not processes.port_free(s.host, port):
@@ -77,6 +81,8 @@ def up(s: Settings) -> list[str]:
                                  svc.ready_timeout_s)
             log.info("part ready", extra={"part": svc.name, "pid": proc.pid,
                                           "seconds": round(time.monotonic() - t0, 1)})
+        if "kafka" not in state:
+            return started
         try:
             created = create_topics(s.kafka_bootstrap, s.topics.all(), s.partitions)
             wait_topics_ready(s.kafka_bootstrap, s.topics.all())
