@@ -72,8 +72,12 @@ fetch_jars() {  # name pom
   if stamp_ok "jars-$name" "$h" && [[ -d $HOME_DIR/lib/$name ]]; then say "$name jars up to date"; return; fi
   say "fetching $name jars with Maven"
   rm -rf "$HOME_DIR/lib/$name"
-  mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
-    -DoutputDirectory="$HOME_DIR/lib/$name" || die "Maven could not fetch the $name jars"
+  local log=$HOME_DIR/maven-$name.log
+  if ! mvn -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$HOME_DIR/lib/$name" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    die "Maven could not fetch the $name jars (log $log)"
+  fi
   echo "$h" > "$STAMPS/jars-$name"
 }
 fetch_jars kafka lepton_stream/stack/maven/kafka.pom.xml
