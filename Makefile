@@ -16,7 +16,7 @@ lint: setup
 	.venv/bin/ruff check .
 
 clean:
-	rm -rf .venv .venv-triton .lepton
+	rm -rf .venv .venv-triton .venv-train .lepton
 
 bench-producer: setup
 	.venv/bin/python -m benchmarks.producer_rate

@@ -108,6 +108,20 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0 if report.errors == 0 and not report.fell_behind else 2
 
 
+def cmd_train(train_args: list[str]) -> int:
+    import subprocess
+
+    from lepton_stream.config import REPO_ROOT
+
+    python = REPO_ROOT / ".venv-train" / "bin" / "python"
+    if not python.exists():
+        print("lepton-stream train: the training environment .venv-train is missing: run `make setup`",
+              file=sys.stderr)
+        return 1
+    # torch lives only in the training environment; serving never imports it.
+    return subprocess.call([str(python), "-m", "lepton_stream.training", *train_args])
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from stream_jobs.scoring_job import main as job_main
 
@@ -117,6 +131,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logs.configure()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # its options belong to the training environment's parser
+        return cmd_train(argv[1:])
     ap = argparse.ArgumentParser(prog="lepton-stream", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("up", help="start Kafka, Redis and Triton locally and create the topics")
@@ -159,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_produce)
+    p = sub.add_parser("train", help="train + evaluate the fraud and credit models (torch), export ONNX",
+                       add_help=False)
+    p.add_argument("train_args", nargs="*", help="see `lepton-stream train --help`")
     p = sub.add_parser("run", help="run the scoring job (PyFlink, local MiniCluster)")
     p.add_argument("--startup", default="group", help="group | earliest | latest | timestamp:<ms>")
     p.add_argument("--bounded", action="store_true", help="stop at the offsets present at start")

@@ -45,6 +45,9 @@ make_venv() {  # dir lockfile extra-install-args...
 }
 make_venv "$ROOT/.venv" requirements/job.lock -e .
 make_venv "$ROOT/.venv-triton" requirements/triton.lock
+make_venv "$ROOT/.venv-train" requirements/train.lock
+# Training imports lepton_stream from this checkout without its serving dependencies.
+echo "$ROOT" > "$(echo "$ROOT"/.venv-train/lib/python3.11/site-packages)/lepton_stream_checkout.pth"
 
 # --- Redis (Debian package) ------------------------------------------------
 REDIS_PIN='5:7.0.15*'

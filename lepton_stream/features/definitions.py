@@ -122,3 +122,16 @@ FRAUD_FEATURES: tuple[str, ...] = (
     "channel_ecom",
     "channel_atm",
 )
+
+# The credit model's inputs: the customer's credit profile (reference data) and
+# the card's recent spending (CARD_WINDOWS).
+CREDIT_FEATURES: tuple[str, ...] = (
+    "credit_limit",
+    "opening_utilisation",
+    "missed_payments_12m",
+    "account_age_months",
+    "income_band",
+    "card_nb_tx_30d",
+    "card_avg_amount_30d",
+    "utilisation_30d",
+)

@@ -1,0 +1,33 @@
+"""The handbook's fraud metrics: AUC ROC, average precision, Card Precision@k."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lepton_stream.models.mlp import roc_auc
+
+
+def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    order = np.argsort(-score, kind="mergesort")
+    y = np.asarray(y)[order] > 0
+    if not y.any():
+        return float("nan")
+    precision = np.cumsum(y) / np.arange(1, len(y) + 1)
+    return float(precision[y].sum() / y.sum())
+
+
+def card_precision_at_k(test: pd.DataFrame, score: np.ndarray, k: int = 100) -> float:
+    """Per day, the share of frauded cards among the k cards with the highest
+    score that day; averaged over days."""
+    df = pd.DataFrame({"day": test["day"].to_numpy(), "card": test["card_id"].to_numpy(),
+                       "fraud": test["is_fraud"].to_numpy(), "score": score})
+    per_card = df.groupby(["day", "card"]).agg(score=("score", "max"), fraud=("fraud", "max")).reset_index()
+    top = per_card.sort_values(["day", "score"], ascending=[True, False]).groupby("day").head(k)
+    return float((top.groupby("day")["fraud"].sum() / k).mean())
+
+
+def fraud_report(test: pd.DataFrame, score: np.ndarray) -> dict[str, float]:
+    y = test["is_fraud"].to_numpy()
+    return {"auc_roc": round(roc_auc(y, score), 4), "average_precision": round(average_precision(y, score), 4),
+            "card_precision_at_100": round(card_precision_at_k(test, score, 100), 4)}

@@ -1,0 +1,31 @@
+"""A small-data training run in the training environment (.venv-train, torch)."""
+
+import json
+import subprocess
+
+import numpy as np
+import onnxruntime as ort
+
+from lepton_stream.config import REPO_ROOT
+from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
+
+
+def test_small_training_run_trains_evaluates_and_exports(tmp_path):
+    cmd = [str(REPO_ROOT / ".venv" / "bin" / "lepton-stream"), "train", "--out", str(tmp_path), "--days", "60",
+           "--customers", "800", "--terminals", "1600", "--train-start", "2018-05-10", "--history-days", "14",
+           "--epochs", "5"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    for model in ("baseline_logistic_regression", "fraud_mlp"):
+        metrics = report[model]
+        assert 0.6 < metrics["auc_roc"] <= 1 and 0 < metrics["average_precision"] <= 1
+        assert 0 <= metrics["card_precision_at_100"] <= 1
+    assert report["fraud_mlp"]["onnx_max_abs_diff_vs_torch"] < 1e-5
+    assert report["credit_mlp"]["onnx_max_abs_diff_vs_torch"] < 1e-5
+    assert report["credit_mlp"]["auc_roc"] > 0.6
+    # The exported graphs take raw features with a dynamic batch axis.
+    for name, n in (("fraud_scorer", len(FRAUD_FEATURES)), ("credit_scorer", len(CREDIT_FEATURES))):
+        sess = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        (out,) = sess.run(None, {"features": np.zeros((7, n), np.float32)})
+        assert out.shape == (7, 1) and np.all((out >= 0) & (out <= 1))
