@@ -56,11 +56,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     keep_up=args.keep_up)
 
 
-def cmd_model_build_first(args: argparse.Namespace) -> int:
-    from lepton_stream.models.first_model import build
+def cmd_model_publish(args: argparse.Namespace) -> int:
+    from lepton_stream.models.repository import PublishError, publish
 
-    meta = build(Path(args.out))
-    print(f"model written to {args.out}: test metrics {meta['metrics_test']}")
+    s = _settings(args)
+    try:
+        done = publish(Path(args.source), s, load=not args.no_load)
+    except PublishError as exc:
+        print(f"lepton-stream model publish: refused: {exc}", file=sys.stderr)
+        return 1
+    for name, version in done.items():
+        print(f"published {name} version {version}")
+    return 0
+
+
+def cmd_load_profiles(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from lepton_stream.feature_store.redis_windows import RedisWindowStore
+    from lepton_stream.features.definitions import PROFILE_FIELDS
+
+    s = _settings(args)
+    df = pd.read_parquet(args.customers)
+    n = RedisWindowStore(s.redis_url).load_profiles(df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
+    print(f"loaded {n:,} credit profiles into {s.redis_url}")
     return 0
 
 
@@ -183,10 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--startup", default="group", help="group | earliest | latest | timestamp:<ms>")
     p.add_argument("--bounded", action="store_true", help="stop at the offsets present at start")
     p.set_defaults(fn=cmd_run)
+    feats = sub.add_parser("features", help="online feature store tasks").add_subparsers(dest="f_cmd", required=True)
+    p = feats.add_parser("load-profiles", help="load credit profiles (a simulate *.customers.parquet) into Redis")
+    p.add_argument("customers")
+    p.set_defaults(fn=cmd_load_profiles)
     model = sub.add_parser("model", help="model repository tasks").add_subparsers(dest="model_cmd", required=True)
-    p = model.add_parser("build-first", help="train and export the skeleton risk_scorer model")
-    p.add_argument("--out", default=str(Settings().model_repo / "risk_scorer" / "1"))
-    p.set_defaults(fn=cmd_model_build_first)
+    p = model.add_parser("publish", help="add trained models to model_repo/ as new versions; load them in Triton")
+    p.add_argument("source", help="a `lepton-stream train --out` folder (fraud_scorer.onnx, credit_scorer.onnx)")
+    p.add_argument("--no-load", action="store_true", help="only write the repository")
+    p.set_defaults(fn=cmd_model_publish)
     args = ap.parse_args(argv)
     return int(args.fn(args))
 

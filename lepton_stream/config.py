@@ -58,7 +58,6 @@ class Settings:
     jvm_heap_mb: int = 768
     retry_attempts: int = 8
     retry_base_s: float = 0.2
-    model_name: str = "risk_scorer"
     model_config_variant: str = "cpu"
     alert_threshold: float = 0.5
     max_amount: float = 1_000_000.0

@@ -1,4 +1,4 @@
-"""The scoring job: Kafka `transactions` -> score -> `scores`, `risk-alerts`, `transactions-dlq`.
+"""The scoring job: Kafka `transactions` (+ `fraud-labels`) -> `scores`, `risk-alerts`, `transactions-dlq`.
 
 Reads top to bottom as the data flows. Flink moves bytes between Kafka and
 one vectorised (pandas) Python function; all per-event work happens in that
@@ -30,20 +30,18 @@ SEP = "\x01"
 class ProcessBatch(ScalarFunction):
     """Runs the scoring pipeline on each Arrow batch the Python worker receives."""
 
-    def __init__(self, source_topic: str) -> None:
-        self.source_topic = source_topic
-
     def open(self, function_context) -> None:
         from lepton_stream.pipeline import build_pipeline
 
         logs.configure()
         self.pipeline = build_pipeline(Settings.from_env())
 
-    def eval(self, keys: pd.Series, values: pd.Series, partitions: pd.Series, offsets: pd.Series) -> pd.Series:
+    def eval(self, topics: pd.Series, keys: pd.Series, values: pd.Series, partitions: pd.Series,
+             offsets: pd.Series) -> pd.Series:
         from lepton_stream.pipeline import RawRecord
 
-        records = [RawRecord(k, v, self.source_topic, int(p), int(o))
-                   for k, v, p, o in zip(keys, values, partitions, offsets, strict=True)]
+        records = [RawRecord(k, v, t, int(p), int(o))
+                   for t, k, v, p, o in zip(topics, keys, values, partitions, offsets, strict=True)]
         per_record: list[list[str]] = [[] for _ in records]
         for out in self.pipeline.process(records):
             key = out.key.decode(errors="replace").replace(SEP, "?")
@@ -85,14 +83,15 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
     }.items():
         conf.set(k, v)
 
-    # 1. Source: the raw bytes of `transactions`, with where each record came from.
+    # 1. Source: the raw bytes of `transactions` and `fraud-labels`, with where each record came from.
     t_env.execute_sql(f"""
-        CREATE TABLE transactions (
+        CREATE TABLE inputs (
             k BYTES, v BYTES,
+            `topic` STRING METADATA VIRTUAL,
             `partition` INT METADATA VIRTUAL,
             `offset` BIGINT METADATA VIRTUAL
         ) WITH ({kafka_options(s)},
-            'topic' = '{s.topics.transactions}',
+            'topic' = '{s.topics.transactions};{s.topics.fraud_labels}',
             'properties.group.id' = '{s.consumer_group}',
             'properties.isolation.level' = 'read_committed',
             {startup_options(startup)},
@@ -115,8 +114,8 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
             'key.format' = 'raw', 'key.fields' = 'k',
             'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
 
-    # 3. The batch step: parse, features in Redis, score on Triton, route.
-    process = udf(ProcessBatch(s.topics.transactions), result_type=DataTypes.ARRAY(DataTypes.STRING()),
+    # 3. The batch step: labels and features in Redis, parse, score on Triton, route.
+    process = udf(ProcessBatch(), result_type=DataTypes.ARRAY(DataTypes.STRING()),
                   func_type="pandas")
     t_env.create_temporary_function("process_batch", process)
 
@@ -128,7 +127,7 @@ INSERT = """
     SELECT SPLIT_INDEX(r.e, U&'\\0001', 0),
            CAST(SPLIT_INDEX(r.e, U&'\\0001', 1) AS BYTES),
            CAST(SPLIT_INDEX(r.e, U&'\\0001', 2) AS BYTES)
-    FROM (SELECT process_batch(k, v, `partition`, `offset`) AS outs FROM transactions) AS s
+    FROM (SELECT process_batch(`topic`, k, v, `partition`, `offset`) AS outs FROM inputs) AS s
     CROSS JOIN UNNEST(s.outs) AS r(e)"""
 
 

@@ -2,43 +2,40 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 
-from lepton_stream.feature_store.base import WindowUpdate
-from lepton_stream.features.definitions import BucketedWindowView
+from lepton_stream.feature_store.redis_windows import LabelFacts, TxFacts
+from lepton_stream.features.aggregates import Aggregates
+from lepton_stream.features.definitions import DEFAULT_PROFILE, PROFILE_FIELDS
 from lepton_stream.scoring.base import Scores
 
 
-class MemoryFeatureStore:
+class FirstSightStore:
+    """Every card and terminal seen for the first time."""
+
     def __init__(self) -> None:
-        self.buckets: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-        self.applied: set[tuple[str, str]] = set()
+        self.labels: list[LabelFacts] = []
 
-    def update_and_read(self, view: BucketedWindowView, updates: list[WindowUpdate]) -> list[tuple[int, int]]:
-        out = []
-        for u in updates:
-            b = view.bucket_of(u.ts_ms)
-            if (u.entity_id, u.tx_id) not in self.applied:
-                self.applied.add((u.entity_id, u.tx_id))
-                self.buckets[u.entity_id][b][0] += 1
-                self.buckets[u.entity_id][b][1] += u.amount_cents
-            out.append(self.read(view, u.entity_id, u.ts_ms))
-        return out
+    def apply_transactions(self, txs: list[TxFacts]) -> Aggregates:
+        n = len(txs)
+        cents = np.array([t.amount_cents for t in txs], np.int64)
+        return Aggregates(np.ones((n, 3), np.int64), np.repeat(cents[:, None], 3, axis=1), np.full(n, np.nan),
+                          np.full(n, np.nan), np.full(n, np.nan), np.zeros((n, 3), np.int64),
+                          np.zeros((n, 3), np.int64))
 
-    def read(self, view: BucketedWindowView, entity_id: str, ts_ms: int) -> tuple[int, int]:
-        b = view.bucket_of(ts_ms)
-        cells = [v for k, v in self.buckets[entity_id].items() if b - view.buckets < k <= b]
-        return sum(c for c, _ in cells), sum(s for _, s in cells)
+    def apply_labels(self, labels: list[LabelFacts]) -> list[int]:
+        self.labels += labels
+        return [1] * len(labels)
 
-    def ping(self) -> bool:
-        return True
+    def profiles(self, card_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        row = [DEFAULT_PROFILE[f] for f in PROFILE_FIELDS]
+        return np.tile(row, (len(card_ids), 1)), np.ones(len(card_ids), bool)
 
 
 class AmountScorer:
-    """Fraud score grows with the amount: 1000 -> 0.5."""
+    """Fraud score grows with the amount (the first feature): 1000 -> 0.5."""
 
-    def score(self, features: np.ndarray) -> Scores:
-        fraud = (features[:, 0] / (features[:, 0] + 1000.0)).astype(np.float32)
-        return Scores(fraud, np.full(len(features), 0.1, np.float32), "7")
+    def score(self, fraud_features: np.ndarray, credit_features: np.ndarray) -> Scores:
+        amount = fraud_features[:, 0]
+        return Scores((amount / (amount + 1000.0)).astype(np.float32), np.full(len(amount), 0.1, np.float32),
+                      "7", "3")

@@ -1,6 +1,6 @@
-"""Online feature stores: one interface (`base.py`), one file per backend."""
+"""Online feature stores: the interface (`base.py`), one file per backend, and backfill."""
 
-from lepton_stream.feature_store.base import FeatureStore, WindowUpdate
-from lepton_stream.feature_store.redis_store import RedisFeatureStore
+from lepton_stream.feature_store.base import WindowStore
+from lepton_stream.feature_store.redis_windows import LabelFacts, RedisWindowStore, TxFacts
 
-__all__ = ["FeatureStore", "RedisFeatureStore", "WindowUpdate"]
+__all__ = ["LabelFacts", "RedisWindowStore", "TxFacts", "WindowStore"]

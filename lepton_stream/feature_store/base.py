@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from lepton_stream.features.definitions import BucketedWindowView
+import numpy as np
+
+from lepton_stream.feature_store.redis_windows import LabelFacts, TxFacts
+from lepton_stream.features.aggregates import Aggregates
 
 
-@dataclass(frozen=True)
-class WindowUpdate:
-    entity_id: str
-    tx_id: str
-    ts_ms: int
-    amount_cents: int
-
-
-class FeatureStore(Protocol):
-    def update_and_read(
-        self, view: BucketedWindowView, updates: Sequence[WindowUpdate]
-    ) -> list[tuple[int, int]]:
-        """Apply each update once per tx_id (replays change nothing) and return,
-        per update, the (count, sum_cents) of its window including itself."""
+class WindowStore(Protocol):
+    def apply_transactions(self, txs: Sequence[TxFacts]) -> Aggregates:
+        """Apply each transaction once per tx_id (a replay changes nothing and gets
+        the same answer) and return the aggregates each one saw."""
         ...
 
-    def read(self, view: BucketedWindowView, entity_id: str, ts_ms: int) -> tuple[int, int]: ...
+    def apply_labels(self, labels: Sequence[LabelFacts]) -> list[int]: ...
 
-    def ping(self) -> bool: ...
+    def profiles(self, card_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]: ...

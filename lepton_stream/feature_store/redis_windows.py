@@ -23,7 +23,13 @@ import numpy as np
 import redis
 
 from lepton_stream.features.aggregates import Aggregates
-from lepton_stream.features.definitions import CARD_WINDOWS, TERMINAL_WINDOWS, MultiWindowView
+from lepton_stream.features.definitions import (
+    CARD_WINDOWS,
+    DEFAULT_PROFILE,
+    PROFILE_FIELDS,
+    TERMINAL_WINDOWS,
+    MultiWindowView,
+)
 
 # Both scripts answer one string, the aggregates the transaction saw when it was
 # first applied; it is kept in the transaction's marker, so a replay (after a
@@ -202,6 +208,33 @@ class RedisWindowStore:
                               self.terminal_key(lab.terminal_id, "pending")],
                         args=[lab.tx_id, ttl], client=pipe)
         return [int(r) for r in pipe.execute()]
+
+    def profiles(self, card_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """[N, len(PROFILE_FIELDS)] credit profiles, and which cards had none (defaults used)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for card in card_ids:
+            pipe.hmget(self.card_key(card, "profile"), PROFILE_FIELDS)
+        out = np.empty((len(card_ids), len(PROFILE_FIELDS)))
+        missing = np.zeros(len(card_ids), bool)
+        defaults = [DEFAULT_PROFILE[f] for f in PROFILE_FIELDS]
+        for i, values in enumerate(pipe.execute()):
+            if values[0] is None:
+                out[i], missing[i] = defaults, True
+            else:
+                out[i] = [float(v) if v is not None else d for v, d in zip(values, defaults, strict=True)]
+        return out, missing
+
+    def load_profiles(self, card_ids: Sequence[str], rows: np.ndarray) -> int:
+        """Reference data: each card's credit profile (PROFILE_FIELDS order); no expiry."""
+        pipe = self._redis.pipeline(transaction=False)
+        for card, row in zip(card_ids, rows, strict=True):
+            pipe.hset(self.card_key(card, "profile"), mapping=dict(zip(PROFILE_FIELDS, map(repr, map(float, row)),
+                                                                       strict=True)))
+        pipe.execute()
+        return len(card_ids)
+
+    def ping(self) -> bool:
+        return bool(self._redis.ping())
 
     def close(self) -> None:
         self._redis.close()

@@ -4,59 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class BucketedWindowView:
-    """Count and sum of a card's transactions over a sliding event-time window.
-
-    Time is cut into `bucket_ms` buckets; the window of an event at time t is
-    the `buckets` buckets ending with t's bucket, the event itself included.
-    Buckets (not sorted sets) keep each Redis update O(1) and money is kept
-    as integer cents so sums are exact.
-    """
-
-    name: str
-    entity: str
-    bucket_ms: int
-    buckets: int
-    count_feature: str
-    sum_feature: str
-
-    def bucket_of(self, ts_ms: int) -> int:
-        return ts_ms // self.bucket_ms
-
-    @property
-    def window_ms(self) -> int:
-        return self.bucket_ms * self.buckets
-
-    @property
-    def ttl_s(self) -> int:
-        # Twice the window (late events still find their buckets) plus slack.
-        return 2 * self.window_ms // 1000 + 60
-
-
-CARD_ACTIVITY = BucketedWindowView(
-    name="card_activity",
-    entity="card_id",
-    bucket_ms=60_000,
-    buckets=60,
-    count_feature="card_tx_count_1h",
-    sum_feature="card_amount_sum_1h",
-)
-
-# The model's input columns, in order. Changing this list means a new model.
-MODEL_FEATURES: tuple[str, ...] = (
-    "amount",
-    "log_amount",
-    "card_tx_count_1h",
-    "card_amount_sum_1h",
-    "amount_vs_card_mean_1h",
-    "is_night",
-    "channel_ecom",
-    "channel_atm",
-)
-
-
 HOUR_MS = 3_600_000
 DAY_BUCKETS = 24
 
@@ -135,3 +82,13 @@ CREDIT_FEATURES: tuple[str, ...] = (
     "card_avg_amount_30d",
     "utilisation_30d",
 )
+
+# Credit profile fields kept per card (`lepton-stream features load-profiles`), and
+# what a card without a known profile is scored with (the simulated population's medians).
+PROFILE_FIELDS: tuple[str, ...] = (
+    "credit_limit", "opening_balance", "missed_payments_12m", "account_age_months", "income_band",
+)
+DEFAULT_PROFILE: dict[str, float] = {
+    "credit_limit": 8_800.0, "opening_balance": 2_300.0, "missed_payments_12m": 0.0,
+    "account_age_months": 122.0, "income_band": 3.0,
+}

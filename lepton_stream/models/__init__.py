@@ -1,1 +1,1 @@
-"""Models: training, evaluation and ONNX export for model_repo/."""
+"""The Triton model repository: publishing new model versions, building TensorRT plans."""

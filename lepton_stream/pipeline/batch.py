@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lepton_stream.features.aggregates import Aggregates
 from lepton_stream.schemas import Transaction
 from lepton_stream.scoring.base import Scores
 
@@ -32,6 +33,10 @@ class Batch:
     records: list[RawRecord]
     valid: list[Transaction] = field(default_factory=list)
     valid_origin: list[int] = field(default_factory=list)
-    features: np.ndarray | None = None
+    aggregates: Aggregates | None = None
+    fraud_features: np.ndarray | None = None
+    credit_features: np.ndarray | None = None
     scores: Scores | None = None
     out: list[OutRecord] = field(default_factory=list)
+    labels_applied: int = 0
+    labels_pending: int = 0

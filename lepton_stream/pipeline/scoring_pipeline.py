@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from lepton_stream.config import Settings
 from lepton_stream.pipeline.batch import Batch, OutRecord, RawRecord
-from lepton_stream.pipeline.stages import FeatureStage, ParseStage, RouteStage, ScoreStage
+from lepton_stream.pipeline.stages import FeatureStage, LabelStage, ParseStage, RouteStage, ScoreStage
 
 Stage = Callable[[Batch], Batch]
 
@@ -19,28 +20,35 @@ Stage = Callable[[Batch], Batch]
 class ScoringPipeline:
     stages: Sequence[Stage]
 
-    def process(self, records: list[RawRecord]) -> list[OutRecord]:
+    def run(self, records: list[RawRecord]) -> Batch:
         batch = Batch(records)
         for stage in self.stages:
             batch = stage(batch)
-        return batch.out
+        return batch
+
+    def process(self, records: list[RawRecord]) -> list[OutRecord]:
+        return self.run(records).out
 
 
-def model_metadata(settings: Settings) -> dict:
-    versions = sorted((p for p in (settings.model_repo / settings.model_name).iterdir() if p.name.isdigit()),
-                      key=lambda p: int(p.name))
-    return json.loads((versions[-1] / "metadata.json").read_text())
+def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
+    @lru_cache(maxsize=8)
+    def stats(version: str) -> tuple[np.ndarray, np.ndarray]:
+        meta = json.loads((settings.model_repo / "fraud_scorer" / version / "metadata.json").read_text())
+        std = np.asarray(meta["feature_std"], np.float32)
+        return np.asarray(meta["feature_mean"], np.float32), np.where(std > 0, std, 1.0)
+
+    return stats
 
 
 def build_pipeline(settings: Settings) -> ScoringPipeline:
-    from lepton_stream.feature_store.redis_store import RedisFeatureStore
+    from lepton_stream.feature_store.redis_windows import RedisWindowStore
     from lepton_stream.scoring.triton_client import TritonScorer
 
-    meta = model_metadata(settings)
+    store = RedisWindowStore(settings.redis_url)
     return ScoringPipeline([
+        LabelStage(settings, store),
         ParseStage(settings),
-        FeatureStage(settings, RedisFeatureStore(settings.redis_url)),
-        ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.model_name, settings.triton_batch)),
-        RouteStage(settings, np.asarray(meta["feature_mean"], np.float32), np.asarray(meta["feature_std"], np.float32),
-                   settings.model_name),
+        FeatureStage(settings, store),
+        ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.triton_batch)),
+        RouteStage(settings, feature_stats_from_repo(settings)),
     ])

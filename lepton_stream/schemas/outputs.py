@@ -19,8 +19,8 @@ class Score:
     card_id: str
     fraud_score: float
     credit_score: float
-    model_name: str
-    model_version: str
+    fraud_model_version: str
+    credit_model_version: str
     event_ts: int
     scored_ts: int
     latency_ms: int

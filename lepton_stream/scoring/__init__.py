@@ -1,9 +1,9 @@
-"""Scorers: turn a feature matrix into fraud and credit scores.
+"""Scorers: feature matrices in, fraud and credit scores (with the model versions) out.
 
 `triton_client.TritonScorer` is what the job uses; `onnx_local.OnnxScorer`
-runs the same ONNX file in-process (tests compare the two).
+runs the same ONNX files in-process (tests compare the two).
 """
 
-from lepton_stream.scoring.base import FEATURES_INPUT, OUTPUTS, Scorer, Scores
+from lepton_stream.scoring.base import Scorer, Scores
 
-__all__ = ["FEATURES_INPUT", "OUTPUTS", "Scorer", "Scores"]
+__all__ = ["Scorer", "Scores"]

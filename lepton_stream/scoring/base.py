@@ -1,4 +1,4 @@
-"""The scorer interface and the model's tensor names (shared with model_repo/)."""
+"""The scorer interface and the models' tensor names (shared with model_repo/)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from typing import Protocol
 import numpy as np
 
 FEATURES_INPUT = "features"
-OUTPUTS = ("fraud_score", "credit_score")
+FRAUD_MODEL, FRAUD_OUTPUT = "fraud_scorer", "fraud_score"
+CREDIT_MODEL, CREDIT_OUTPUT = "credit_scorer", "credit_score"
 
 
 @dataclass(frozen=True)
 class Scores:
     fraud: np.ndarray  # float32 [N]
     credit: np.ndarray  # float32 [N]
-    model_version: str
+    fraud_version: str
+    credit_version: str
 
 
 class Scorer(Protocol):
-    def score(self, features: np.ndarray) -> Scores: ...
+    def score(self, fraud_features: np.ndarray, credit_features: np.ndarray) -> Scores: ...

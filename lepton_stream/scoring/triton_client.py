@@ -1,50 +1,85 @@
-"""Batched scoring on a Triton Inference Server over gRPC."""
+"""Batched scoring on a Triton Inference Server over gRPC.
+
+Each batch is one request per model (fraud and credit in flight together),
+split at `max_batch` rows, so the ~1.5 ms round trip is paid per batch. Each
+request names the model version it wants, so a score always says exactly
+which versions produced it; the newest ready versions are looked up again
+every `refresh_s` and whenever a named version has gone (a new one was
+published and the old one unloaded).
+"""
 
 from __future__ import annotations
 
+import queue
+import time
+
 import numpy as np
 import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
 
-from lepton_stream.scoring.base import FEATURES_INPUT, OUTPUTS, Scores
+from lepton_stream.scoring.base import CREDIT_MODEL, CREDIT_OUTPUT, FEATURES_INPUT, FRAUD_MODEL, FRAUD_OUTPUT, Scores
 
 
 class TritonScorer:
-    """One gRPC request per `max_batch` rows: the round trip (~1.5 ms here)
-    is paid per batch, not per event."""
-
-    def __init__(self, url: str, model_name: str, max_batch: int = 4096, timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, max_batch: int = 4096, timeout_s: float = 10.0, refresh_s: float = 1.0) -> None:
         self._client = grpcclient.InferenceServerClient(url=url)
-        self._model = model_name
         self._max_batch = max_batch
         self._timeout_s = timeout_s
-        self._version: str | None = None
+        self._refresh_s = refresh_s
+        self._versions: dict[str, str] = {}
+        self._resolved_at = 0.0
 
-    @property
-    def model_version(self) -> str:
-        if self._version is None:
-            meta = self._client.get_model_metadata(self._model, as_json=True)
-            versions = meta.get("versions") or ["unknown"]
-            self._version = str(max(versions, key=lambda v: int(v) if v.isdigit() else -1))
-        return self._version
+    def versions(self, refresh: bool = False) -> dict[str, str]:
+        if refresh or not self._versions or time.monotonic() - self._resolved_at > self._refresh_s:
+            found = {}
+            index = self._client.get_model_repository_index(as_json=True).get("models", [])
+            for model in (FRAUD_MODEL, CREDIT_MODEL):
+                ready = [int(m["version"]) for m in index if m.get("name") == model and m.get("state") == "READY"
+                         and m.get("version", "").isdigit()]
+                if not ready:
+                    raise RuntimeError(f"no READY version of {model} on Triton")
+                found[model] = str(max(ready))
+            self._versions, self._resolved_at = found, time.monotonic()
+        return self._versions
 
     def ready(self) -> bool:
-        return bool(self._client.is_server_ready() and self._client.is_model_ready(self._model))
+        return bool(self._client.is_server_ready() and all(
+            self._client.is_model_ready(m) for m in (FRAUD_MODEL, CREDIT_MODEL)))
 
-    def score(self, features: np.ndarray) -> Scores:
-        features = np.ascontiguousarray(features, dtype=np.float32)
-        fraud_parts, credit_parts = [], []
-        for start in range(0, len(features), self._max_batch):
-            chunk = features[start : start + self._max_batch]
-            inp = grpcclient.InferInput(FEATURES_INPUT, list(chunk.shape), "FP32")
-            inp.set_data_from_numpy(chunk)
-            outs = [grpcclient.InferRequestedOutput(name) for name in OUTPUTS]
-            res = self._client.infer(self._model, [inp], outputs=outs, client_timeout=self._timeout_s)
-            fraud_parts.append(res.as_numpy(OUTPUTS[0]).reshape(-1))
-            credit_parts.append(res.as_numpy(OUTPUTS[1]).reshape(-1))
-        if not fraud_parts:
-            empty = np.zeros(0, dtype=np.float32)
-            return Scores(empty, empty, self.model_version)
-        return Scores(np.concatenate(fraud_parts), np.concatenate(credit_parts), self.model_version)
+    def _infer(self, model: str, output: str, x: np.ndarray, version: str, done: queue.Queue) -> None:
+        inp = grpcclient.InferInput(FEATURES_INPUT, list(x.shape), "FP32")
+        inp.set_data_from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        self._client.async_infer(model, [inp], lambda result, error: done.put((model, result, error)),
+                                 model_version=version, outputs=[grpcclient.InferRequestedOutput(output)],
+                                 client_timeout=self._timeout_s)
+
+    def _score_chunk(self, fx: np.ndarray, cx: np.ndarray, versions: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        done: queue.Queue = queue.Queue()
+        self._infer(FRAUD_MODEL, FRAUD_OUTPUT, fx, versions[FRAUD_MODEL], done)
+        self._infer(CREDIT_MODEL, CREDIT_OUTPUT, cx, versions[CREDIT_MODEL], done)
+        out = {}
+        for _ in range(2):
+            model, result, error = done.get(timeout=self._timeout_s + 5)
+            if error is not None:
+                raise error
+            out[model] = result.as_numpy(FRAUD_OUTPUT if model == FRAUD_MODEL else CREDIT_OUTPUT).reshape(-1)
+        return out[FRAUD_MODEL], out[CREDIT_MODEL]
+
+    def score(self, fraud_features: np.ndarray, credit_features: np.ndarray) -> Scores:
+        versions = self.versions()
+        try:
+            return self._score_all(fraud_features, credit_features, versions)
+        except InferenceServerException:
+            # The version we named may just have been replaced: look again, once.
+            return self._score_all(fraud_features, credit_features, self.versions(refresh=True))
+
+    def _score_all(self, fx: np.ndarray, cx: np.ndarray, versions: dict[str, str]) -> Scores:
+        fraud, credit = [np.zeros(0, np.float32)], [np.zeros(0, np.float32)]
+        for start in range(0, len(fx), self._max_batch):
+            f, c = self._score_chunk(fx[start : start + self._max_batch], cx[start : start + self._max_batch], versions)
+            fraud.append(f)
+            credit.append(c)
+        return Scores(np.concatenate(fraud), np.concatenate(credit), versions[FRAUD_MODEL], versions[CREDIT_MODEL])
 
     def close(self) -> None:
         self._client.close()

@@ -64,6 +64,8 @@ class TritonServer:
             f"--model-repository={s.model_repo}",
             f"--backend-directory={self._backends(s)}",
             f"--model-config-name={s.model_config_variant}",
+            # Explicit control: `lepton-stream model publish` loads new versions while serving.
+            "--model-control-mode=explicit", "--load-model=*",
             f"--http-address={s.host}", f"--http-port={s.triton_http_port}",
             f"--grpc-address={s.host}", f"--grpc-port={s.triton_grpc_port}",
             f"--metrics-address={s.host}", f"--metrics-port={s.triton_metrics_port}",

@@ -9,7 +9,7 @@ import pandas as pd
 from lepton_stream.features.credit_vector import credit_feature_matrix
 from lepton_stream.features.definitions import CREDIT_FEATURES
 from lepton_stream.features.offline import offline_aggregates
-from lepton_stream.models.mlp import roc_auc
+from lepton_stream.training.metrics import roc_auc
 
 
 def credit_table(tx: pd.DataFrame, customers: pd.DataFrame, cutoff_ms: int) -> pd.DataFrame:

@@ -67,7 +67,10 @@ def train_all(cfg: TrainConfig, out: Path) -> dict:
     x_test = test[ff].to_numpy().astype(np.float32)
     torch_scores = predict(fraud, x_test)
     report["fraud_mlp"] = {**fraud_report(test, torch_scores), "train_rows": len(history),
-                           "train_frauds": int(history["is_fraud"].sum())}
+                           "train_frauds": int(history["is_fraud"].sum()),
+                           # what "normal" is, for the reasons given with each alert
+                           "feature_mean": history[ff].mean().round(6).tolist(),
+                           "feature_std": history[ff].std().round(6).tolist()}
     export_onnx(fraud, len(ff), "fraud_score", out / "fraud_scorer.onnx")
     report["fraud_mlp"]["onnx_max_abs_diff_vs_torch"] = float(
         np.abs(onnx_predict(out / "fraud_scorer.onnx", x_test) - torch_scores).max())

@@ -3,6 +3,7 @@ ports under a temporary home, and stop them by PID afterwards."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +48,10 @@ def processes_mentioning(text: str) -> list[int]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[Settings]:
-    s = make_settings(tmp_path_factory.mktemp("lepton-home"))
+    home = tmp_path_factory.mktemp("lepton-home")
+    # A copy of the model repository: tests publish new versions into it.
+    repo = shutil.copytree(Settings().model_repo, home / "model_repo")
+    s = make_settings(home, model_repo=repo)
     manager.up(s)
     try:
         yield s

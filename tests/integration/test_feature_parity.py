@@ -6,12 +6,12 @@ import uuid
 import numpy as np
 import pytest
 
+from lepton_stream.feature_store.backfill import backfill
 from lepton_stream.feature_store.redis_windows import LabelFacts, RedisWindowStore, TxFacts
 from lepton_stream.features.aggregates import Aggregates
 from lepton_stream.features.definitions import FRAUD_FEATURES
 from lepton_stream.features.fraud_vector import fraud_feature_matrix
 from lepton_stream.features.offline import offline_aggregates
-from producers.load import replay_timeline
 from producers.simulator import SimulationConfig, simulate
 from producers.simulator.labels import fraud_labels
 
@@ -28,38 +28,11 @@ def _frame(seed: int, days: int = 50):
     return tx
 
 
-def _replay(store: RedisWindowStore, tx, labels, batch: int = 400) -> Aggregates:
-    """Transactions and labels in simulated-time order, transactions in batches."""
-    _, is_label = replay_timeline(tx["ts_ms"].to_numpy(), labels["labelled_at"].to_numpy())
-    facts = [TxFacts(*row) for row in tx[["tx_id", "card_id", "terminal_id", "ts_ms", "amount_cents", "x", "y"]]
-             .itertuples(index=False)]
-    label_facts = [LabelFacts(t, term) for t, term in zip(labels["tx_id"], labels["terminal_id"], strict=True)]
-    parts, pending, ti, li = [], [], 0, 0
-
-    def flush():
-        if pending:
-            parts.append(store.apply_transactions(pending))
-            pending.clear()
-
-    for lab in is_label:
-        if lab:
-            flush()
-            assert store.apply_labels([label_facts[li]]) == [1]
-            li += 1
-        else:
-            pending.append(facts[ti])
-            ti += 1
-            if len(pending) == batch:
-                flush()
-    flush()
-    return Aggregates.concat(parts)
-
-
 def test_every_fraud_feature_of_every_event_matches_offline(stack):
     tx = _frame(seed=5)
     labels = fraud_labels(tx, delay_days=7)
     assert len(tx) > 15_000 and len(labels) > 50
-    online = _replay(RedisWindowStore(stack.redis_url), tx, labels)
+    online = backfill(RedisWindowStore(stack.redis_url), tx, labels, batch=400)
     offline = offline_aggregates(tx, set(labels["tx_id"]))
     for field in Aggregates.__dataclass_fields__:
         np.testing.assert_array_equal(getattr(online, field), getattr(offline, field), err_msg=field)

@@ -3,19 +3,16 @@
 import uuid
 
 import numpy as np
-import pandas as pd
 import pytest
 import redis
+import tritonclient.grpc as grpcclient
 
-from lepton_stream.feature_store import RedisFeatureStore, WindowUpdate
-from lepton_stream.features import CARD_ACTIVITY, MODEL_FEATURES
-from lepton_stream.features.offline import bucketed_window
+from lepton_stream.feature_store import RedisWindowStore, TxFacts
+from lepton_stream.features import CREDIT_FEATURES, FRAUD_FEATURES, TERMINAL_WINDOWS
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import consumer, producer
-from lepton_stream.schemas import parse_transaction
-from lepton_stream.scoring.onnx_local import OnnxScorer
+from lepton_stream.scoring.onnx_local import OnnxModel
 from lepton_stream.scoring.triton_client import TritonScorer
-from producers.simple import SimpleGenerator
 
 pytestmark = pytest.mark.integration
 
@@ -43,42 +40,38 @@ def test_kafka_produce_consume_round_trip(stack):
 
 
 def test_redis_update_is_idempotent_by_tx_id(stack):
-    store = RedisFeatureStore(stack.redis_url)
-    card = f"card_{uuid.uuid4().hex[:8]}"
-    first = store.update_and_read(CARD_ACTIVITY, [WindowUpdate(card, "t1", 1_700_000_000_000, 1250),
-                                                  WindowUpdate(card, "t2", 1_700_000_030_000, 50)])
+    store = RedisWindowStore(stack.redis_url)
+    run = uuid.uuid4().hex[:8]
+    txs = [TxFacts(f"{run}-{i}", f"{run}-card", f"{run}-term", 1_700_000_000_000 + i * 1000, 1250, 1.0, 2.0)
+           for i in range(2)]
+    first = store.apply_transactions(txs)
     r = redis.Redis.from_url(stack.redis_url)
-    before = r.hgetall(store.window_key(CARD_ACTIVITY, card))
-    again = store.update_and_read(CARD_ACTIVITY, [WindowUpdate(card, "t1", 1_700_000_000_000, 1250)])
-    assert first == [(1, 1250), (2, 1300)]
-    assert again == [(2, 1300)]
-    assert r.hgetall(store.window_key(CARD_ACTIVITY, card)) == before
-    assert 0 < r.ttl(store.window_key(CARD_ACTIVITY, card)) <= CARD_ACTIVITY.ttl_s
-    assert 0 < r.ttl(store.marker_key(card, "t1")) <= CARD_ACTIVITY.ttl_s
-
-
-def test_redis_store_matches_the_offline_definition(stack):
-    rows = []
-    for ev in SimpleGenerator(cards=30, seed=21, id_prefix=uuid.uuid4().hex[:6]).stream(2000, 1_700_000_000_000,
-                                                                                           4000.0):
-        tx = parse_transaction(ev.to_bytes())
-        rows.append((tx.card_id, tx.tx_id, tx.ts_ms, tx.amount_cents))
-    df = pd.DataFrame(rows, columns=["card_id", "tx_id", "ts_ms", "amount_cents"])
-    store = RedisFeatureStore(stack.redis_url)
-    online = []
-    for start in range(0, len(rows), 250):
-        online += store.update_and_read(CARD_ACTIVITY, [WindowUpdate(*r) for r in rows[start : start + 250]])
-    offline = bucketed_window(df, CARD_ACTIVITY)
-    assert [c for c, _ in online] == offline[CARD_ACTIVITY.count_feature].tolist()
-    assert [s for _, s in online] == offline["sum_cents"].tolist()
+    keys = sorted(r.scan_iter(f"lepton:*{run}*"))
+    before = {k: (r.type(k), r.hgetall(k) if r.type(k) == b"hash" else r.get(k)) for k in keys}
+    again = store.apply_transactions(txs[:1])  # the same event twice
+    after = {k: (r.type(k), r.hgetall(k) if r.type(k) == b"hash" else r.get(k)) for k in keys}
+    assert first.card_count[:, 0].tolist() == [1, 2]
+    assert again.card_count[0].tolist() == first.card_count[0].tolist()
+    assert after == before and sorted(r.scan_iter(f"lepton:*{run}*")) == keys
+    assert all(0 < r.ttl(k) <= TERMINAL_WINDOWS.ttl_s for k in keys)
 
 
 def test_triton_grpc_matches_onnxruntime(stack):
-    x = np.random.default_rng(3).normal(size=(5000, len(MODEL_FEATURES))).astype(np.float32) * 50
-    version = stack.model_repo / "risk_scorer" / "1"
-    local = OnnxScorer(version / "model.onnx").score(x)
-    scorer = TritonScorer(stack.triton_grpc, "risk_scorer", max_batch=2048)  # 3 requests
-    remote = scorer.score(x)
-    np.testing.assert_allclose(remote.fraud, local.fraud, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(remote.credit, local.credit, atol=1e-5, rtol=0)
-    assert remote.model_version == "1"
+    rng = np.random.default_rng(3)
+    fx = (rng.normal(size=(5000, len(FRAUD_FEATURES))) * [50, 1, 1, *[5] * 18]).astype(np.float32)
+    cx = np.abs(rng.normal(size=(5000, len(CREDIT_FEATURES))) * 100).astype(np.float32)
+    scorer = TritonScorer(stack.triton_grpc, max_batch=2048)  # 3 requests per model
+    remote = scorer.score(fx, cx)
+    local_f = OnnxModel(stack.model_repo / "fraud_scorer" / remote.fraud_version / "model.onnx").predict(fx)
+    local_c = OnnxModel(stack.model_repo / "credit_scorer" / remote.credit_version / "model.onnx").predict(cx)
+    np.testing.assert_allclose(remote.fraud, local_f, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(remote.credit, local_c, atol=1e-5, rtol=0)
+    # The ensemble returns both scores for one request.
+    client = grpcclient.InferenceServerClient(stack.triton_grpc)
+    inputs = [grpcclient.InferInput("fraud_features", [100, fx.shape[1]], "FP32"),
+              grpcclient.InferInput("credit_features", [100, cx.shape[1]], "FP32")]
+    inputs[0].set_data_from_numpy(fx[:100])
+    inputs[1].set_data_from_numpy(cx[:100])
+    res = client.infer("risk_scorer", inputs)
+    np.testing.assert_allclose(res.as_numpy("fraud_score").ravel(), local_f[:100], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(res.as_numpy("credit_score").ravel(), local_c[:100], atol=1e-5, rtol=0)

@@ -9,12 +9,14 @@ import pandas as pd
 import pytest
 from confluent_kafka import TopicPartition
 
-from lepton_stream.features import CARD_ACTIVITY
-from lepton_stream.features.offline import offline_features
+from lepton_stream.features.credit_vector import credit_feature_matrix
+from lepton_stream.features.definitions import DEFAULT_PROFILE, PROFILE_FIELDS
+from lepton_stream.features.fraud_vector import fraud_feature_matrix
+from lepton_stream.features.offline import offline_aggregates
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import consumer, producer
 from lepton_stream.schemas import parse_transaction
-from lepton_stream.scoring.onnx_local import OnnxScorer
+from lepton_stream.scoring.onnx_local import OnnxModel
 from lepton_stream.stack.job_process import start_job, stop_job, wait_job
 from lepton_stream.stack.processes import last_line
 from producers.simple import MALFORMED_KINDS, SimpleGenerator, malformed
@@ -79,10 +81,18 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
 
     # The online path (Redis + Triton) gives the offline scores of the same features.
     txs = [parse_transaction(json.dumps(e)) for e in events]
-    df = pd.DataFrame([{"card_id": t.card_id, "ts_ms": t.ts_ms, "amount": t.amount,
-                        "amount_cents": t.amount_cents, "channel": t.channel} for t in txs])
-    offline = OnnxScorer(s.model_repo / "risk_scorer" / "1" / "model.onnx").score(offline_features(df, CARD_ACTIVITY))
+    df = pd.DataFrame([{"tx_id": t.tx_id, "card_id": t.card_id, "terminal_id": t.terminal_id, "ts_ms": t.ts_ms,
+                        "amount_cents": t.amount_cents, "x": t.x, "y": t.y} for t in txs])
+    agg = offline_aggregates(df)
+    fx = fraud_feature_matrix(np.array([t.amount for t in txs]), df["ts_ms"], np.array([t.channel for t in txs]),
+                              df["x"], df["y"], agg).astype(np.float32)
+    prof = {f: np.full(len(txs), DEFAULT_PROFILE[f]) for f in PROFILE_FIELDS}  # these cards have no profile
+    cx = credit_feature_matrix(*(prof[f] for f in PROFILE_FIELDS), agg).astype(np.float32)
     by_tx = {x["tx_id"]: x for x in scores}
-    online = np.array([by_tx[t.tx_id]["fraud_score"] for t in txs])
-    np.testing.assert_allclose(online, offline.fraud, atol=2e-6)
-    assert all(x["model_version"] == "1" and x["latency_ms"] >= 0 for x in scores)
+    version = by_tx[txs[0].tx_id]["fraud_model_version"]
+    offline_f = OnnxModel(s.model_repo / "fraud_scorer" / version / "model.onnx").predict(fx)
+    offline_c = OnnxModel(s.model_repo / "credit_scorer" / by_tx[txs[0].tx_id]["credit_model_version"]
+                          / "model.onnx").predict(cx)
+    np.testing.assert_allclose([by_tx[t.tx_id]["fraud_score"] for t in txs], offline_f, atol=2e-6)
+    np.testing.assert_allclose([by_tx[t.tx_id]["credit_score"] for t in txs], offline_c, atol=2e-6)
+    assert all(x["latency_ms"] >= 0 for x in scores)

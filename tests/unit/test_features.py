@@ -1,58 +1,72 @@
-import math
-
 import numpy as np
 import pandas as pd
+import pytest
 
-from lepton_stream.feature_store.base import WindowUpdate
-from lepton_stream.features import CARD_ACTIVITY, MODEL_FEATURES, feature_row
-from lepton_stream.features.offline import bucketed_window
-from lepton_stream.schemas import parse_transaction
-from producers.simple import SimpleGenerator
-from tests.fakes import MemoryFeatureStore
+from lepton_stream.features.aggregates import Aggregates
+from lepton_stream.features.definitions import CARD_WINDOWS, FRAUD_FEATURES, NO_PREVIOUS_S, TERMINAL_WINDOWS
+from lepton_stream.features.fraud_vector import fraud_feature_matrix
+from lepton_stream.features.offline import offline_aggregates
 
-
-def _frame(n=3000):
-    rows = []
-    for ev in SimpleGenerator(cards=40, seed=9).stream(n, 1_700_000_000_000, 3000.0):
-        tx = parse_transaction(ev.to_bytes())
-        rows.append({"card_id": tx.card_id, "tx_id": tx.tx_id, "ts_ms": tx.ts_ms, "amount": tx.amount,
-                     "amount_cents": tx.amount_cents, "channel": tx.channel})
-    return pd.DataFrame(rows)
+H, D = 3_600_000, 86_400_000
+T0 = 1_530_403_200_000  # 2018-07-01 00:00 UTC, a Sunday
 
 
-def test_offline_window_matches_the_online_semantics():
-    df = _frame()
-    offline = bucketed_window(df, CARD_ACTIVITY)
-    store = MemoryFeatureStore()
-    online = store.update_and_read(CARD_ACTIVITY, [WindowUpdate(r.card_id, r.tx_id, r.ts_ms, r.amount_cents)
-                                                   for r in df.itertuples()])
-    assert offline[CARD_ACTIVITY.count_feature].tolist() == [c for c, _ in online]
-    assert offline["sum_cents"].tolist() == [s for _, s in online]
-    # The window really slides: some events see fewer than all earlier ones of their card.
-    assert (offline[CARD_ACTIVITY.count_feature] < df.groupby("card_id").cumcount() + 1).any()
+def _tx(rows):
+    df = pd.DataFrame(rows, columns=["tx_id", "card_id", "terminal_id", "ts_ms", "amount_cents", "x", "y"])
+    return df
 
 
-def test_window_edges():
-    df = pd.DataFrame({"card_id": ["a"] * 4, "ts_ms": [0, 59_999, 3_540_000, 3_600_000],
-                       "amount_cents": [100, 200, 300, 400]})
-    out = bucketed_window(df, CARD_ACTIVITY)
-    # Bucket 0 is the 60th bucket back at t=3,540,000 (bucket 59) but not at bucket 60.
-    assert out[CARD_ACTIVITY.count_feature].tolist() == [1, 2, 3, 2]
-    assert out["sum_cents"].tolist() == [100, 300, 600, 700]
+def test_card_windows_count_the_event_and_earlier_arrivals_within_whole_days():
+    df = _tx([("a", "c1", "t", T0, 100, 0, 0), ("b", "c1", "t", T0 + 23 * H, 200, 3, 4),
+              ("c", "c1", "t", T0 + 24 * H, 400, 3, 4), ("d", "c2", "t", T0 + 24 * H, 800, 9, 9),
+              ("e", "c1", "t", T0 + 31 * D, 1600, 0, 0)])
+    agg = offline_aggregates(df)
+    # 1-day window of "c" = buckets (b-24, b]: "a" (24 hours earlier) has left it.
+    assert agg.card_count.tolist() == [[1, 1, 1], [2, 2, 2], [2, 3, 3], [1, 1, 1], [1, 1, 1]]
+    assert agg.card_sum_cents[2].tolist() == [600, 700, 700]
+    assert np.isnan(agg.prev_ts_ms[0]) and agg.prev_ts_ms[1] == T0 and agg.prev_x[2] == 3
+    assert np.isnan(agg.prev_ts_ms[3])  # c2's first transaction
 
 
-def test_feature_row_order_and_values():
-    row = feature_row(amount=50.0, ts_ms=3 * 3_600_000, channel="ecom", count=2, sum_cents=7500)
-    assert len(row) == len(MODEL_FEATURES)
-    values = dict(zip(MODEL_FEATURES, row, strict=True))
-    assert values["log_amount"] == math.log1p(50.0)
-    assert values["card_amount_sum_1h"] == 75.0
-    assert np.isclose(values["amount_vs_card_mean_1h"], 50.0 / 37.5)
-    assert (values["is_night"], values["channel_ecom"], values["channel_atm"]) == (1.0, 1.0, 0.0)
+def test_terminal_windows_end_one_hour_bucket_before_the_delay_and_count_labelled_frauds():
+    df = _tx([("a", "c1", "t1", T0, 100, 0, 0), ("b", "c2", "t1", T0 + 2 * H, 100, 0, 0),
+              ("c", "c3", "t1", T0 + 7 * D + 2 * H, 100, 0, 0), ("d", "c4", "t1", T0 + 7 * D + 3 * H, 100, 0, 0)])
+    agg = offline_aggregates(df, fraud_tx_ids={"a", "b"})
+    # "c" is 7 days + 2 h after "a": its delayed window ends at the bucket of "a"+1h, so it sees "a" only;
+    # "d" (one hour later) sees both.
+    assert agg.terminal_count[:, 0].tolist() == [0, 0, 1, 2]
+    assert agg.terminal_frauds[:, 0].tolist() == [0, 0, 1, 2]
+    assert TERMINAL_WINDOWS.bounds(100_000, 1) == (100_000 - 24 * 8, 100_000 - 24 * 7 - 1)
+    assert CARD_WINDOWS.bounds(100_000, 7) == (100_000 - 24 * 7 + 1, 100_000)
 
 
-def test_replayed_update_changes_nothing():
-    store = MemoryFeatureStore()
-    u = WindowUpdate("c", "t1", 1_000, 500)
-    assert store.update_and_read(CARD_ACTIVITY, [u]) == [(1, 500)]
-    assert store.update_and_read(CARD_ACTIVITY, [u, u]) == [(1, 500), (1, 500)]
+def test_offline_needs_time_order():
+    df = _tx([("a", "c1", "t", T0 + H, 100, 0, 0), ("b", "c1", "t", T0, 100, 0, 0)])
+    with pytest.raises(ValueError, match="time order"):
+        offline_aggregates(df)
+
+
+def test_fraud_features_from_aggregates():
+    agg = Aggregates(card_count=np.array([[2, 4, 10]]), card_sum_cents=np.array([[10_000, 14_000, 30_000]]),
+                     prev_ts_ms=np.array([T0 + 2 * H - 3_600_000.0]), prev_x=np.array([0.0]), prev_y=np.array([0.0]),
+                     terminal_count=np.array([[4, 10, 40]]), terminal_frauds=np.array([[1, 1, 0]]))
+    x = fraud_feature_matrix(np.array([60.0]), np.array([T0 + 2 * H]), np.array(["atm"]), np.array([3.0]),
+                             np.array([4.0]), agg)
+    f = dict(zip(FRAUD_FEATURES, x[0], strict=True))
+    assert (f["tx_during_weekend"], f["tx_during_night"]) == (1.0, 1.0)  # Sunday, 02:00
+    assert (f["card_nb_tx_1d"], f["card_avg_amount_1d"], f["card_avg_amount_30d"]) == (2, 50.0, 30.0)
+    assert (f["terminal_risk_1d"], f["terminal_risk_7d"], f["terminal_risk_30d"]) == (0.25, 0.1, 0.0)
+    assert f["log_seconds_since_last_tx"] == pytest.approx(np.log1p(3600))
+    assert f["distance_from_last_tx"] == 5.0
+    assert f["amount_vs_card_avg_30d"] == 2.0
+    assert f["spend_velocity_7d_vs_30d"] == pytest.approx((140 / 7) / (300 / 30))
+    assert (f["channel_ecom"], f["channel_atm"]) == (0.0, 1.0)
+
+
+def test_a_card_never_seen_has_neutral_history_features():
+    agg = Aggregates(np.ones((1, 3), np.int64), np.full((1, 3), 500, np.int64), np.array([np.nan]),
+                     np.array([np.nan]), np.array([np.nan]), np.zeros((1, 3), np.int64), np.zeros((1, 3), np.int64))
+    f = dict(zip(FRAUD_FEATURES, fraud_feature_matrix(np.array([5.0]), np.array([T0]), np.array(["pos"]),
+                                                       np.array([1.0]), np.array([1.0]), agg)[0], strict=True))
+    assert f["log_seconds_since_last_tx"] == pytest.approx(np.log1p(NO_PREVIOUS_S))
+    assert f["distance_from_last_tx"] == 0.0 and f["terminal_risk_30d"] == 0.0

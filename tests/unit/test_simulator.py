@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from lepton_stream.models.mlp import roc_auc
 from lepton_stream.schemas import InvalidEvent, Transaction, parse_transaction
+from lepton_stream.training.metrics import roc_auc
 from producers.load import LoadOptions, build_pool, replay_timeline
 from producers.malformed import MALFORMED_KINDS
 from producers.simulator import SimulationConfig, simulate

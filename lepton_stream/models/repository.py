@@ -1,0 +1,109 @@
+"""`lepton-stream model publish`: trained ONNX models -> new versions in model_repo/,
+loaded by the running Triton (explicit model control) without stopping the stream.
+
+A model whose inputs, outputs or answers are wrong is refused before it is
+written; if Triton still fails to load it, the version is removed again and
+the previous one keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from lepton_stream.config import Settings
+from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
+
+SERVING_MODEL = Path(__file__).resolve().parent.parent / "serving" / "triton_onnx_model.py"
+MODELS = {  # name -> (features, output, metrics key in the training report)
+    "fraud_scorer": (FRAUD_FEATURES, "fraud_score", "fraud_mlp"),
+    "credit_scorer": (CREDIT_FEATURES, "credit_score", "credit_mlp"),
+}
+ENSEMBLE = "risk_scorer"
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def versions(repo: Path, name: str) -> list[int]:
+    return sorted(int(p.name) for p in (repo / name).iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def validate_onnx(path: Path, n_features: int, output: str) -> None:
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise PublishError(f"{path.name}: onnxruntime cannot load it: {str(exc)[:200]}") from None
+    inputs, outputs = sess.get_inputs(), sess.get_outputs()
+    if len(inputs) != 1 or inputs[0].shape[-1] != n_features:
+        raise PublishError(f"{path.name}: expected one input [batch, {n_features}], got "
+                           f"{[(i.name, i.shape) for i in inputs]}")
+    if [o.name for o in outputs] != [output]:
+        raise PublishError(f"{path.name}: expected one output {output!r}, got {[o.name for o in outputs]}")
+    (scores,) = sess.run(None, {inputs[0].name: np.zeros((3, n_features), np.float32)})
+    if scores.shape != (3, 1) or not np.all(np.isfinite(scores)) or scores.min() < 0 or scores.max() > 1:
+        raise PublishError(f"{path.name}: answers must be [batch, 1] probabilities, got shape {scores.shape}")
+
+
+def _triton(s: Settings, method: str, path: str) -> tuple[int, str]:
+    req = urllib.request.Request(f"{s.triton_http}{path}", method=method, data=b"{}" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def triton_running(s: Settings) -> bool:
+    try:
+        return _triton(s, "GET", "/v2/health/live")[0] == 200
+    except OSError:
+        return False
+
+
+def publish(source: Path, s: Settings, load: bool = True) -> dict[str, int]:
+    report_path = source / "report.json"
+    if not report_path.exists():
+        raise PublishError(f"{report_path} missing: expected a `lepton-stream train --out` folder")
+    report = json.loads(report_path.read_text())
+    for name, (features, output, _) in MODELS.items():
+        validate_onnx(source / f"{name}.onnx", len(features), output)
+    published: dict[str, int] = {}
+    for name, (features, output, key) in MODELS.items():
+        version = (versions(s.model_repo, name) or [0])[-1] + 1
+        staging = s.home / "publish" / f"{name}-{version}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        shutil.copyfile(source / f"{name}.onnx", staging / "model.onnx")
+        shutil.copyfile(SERVING_MODEL, staging / "model.py")
+        metrics = {k: v for k, v in report.get(key, {}).items() if k not in ("feature_mean", "feature_std")}
+        meta = {
+            "model": name, "version": version, "features": list(features), "output": output,
+            "alert_threshold": s.alert_threshold if name == "fraud_scorer" else None,
+            "feature_mean": report.get(key, {}).get("feature_mean"),
+            "feature_std": report.get(key, {}).get("feature_std"),
+            "training": report.get("config"), "metrics": metrics,
+        }
+        (staging / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+        staging.rename(s.model_repo / name / str(version))
+        published[name] = version
+    if load and triton_running(s):
+        _load_or_roll_back(s, published)
+    return published
+
+
+def _load_or_roll_back(s: Settings, published: dict[str, int]) -> None:
+    for name in [*published, ENSEMBLE]:
+        status, body = _triton(s, "POST", f"/v2/repository/models/{name}/load")
+        if status != 200:
+            for n, v in published.items():
+                shutil.rmtree(s.model_repo / n / str(v), ignore_errors=True)
+                _triton(s, "POST", f"/v2/repository/models/{n}/load")  # back to the previous version
+            raise PublishError(f"Triton refused {name}: {body[:300]}; the previous versions keep serving")

@@ -1,0 +1,1 @@
+"""What runs inside the serving process (Triton), and nothing else."""
