@@ -153,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:  # its options belong to the training environment's parser
         return cmd_train(argv[1:])
+    if argv[:2] == ["model", "build-trt"]:
+        from lepton_stream.models.tensorrt import main as build_trt
+
+        return build_trt(argv[2:])
     ap = argparse.ArgumentParser(prog="lepton-stream", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("up", help="start Kafka, Redis and Triton locally and create the topics")
@@ -211,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source", help="a `lepton-stream train --out` folder (fraud_scorer.onnx, credit_scorer.onnx)")
     p.add_argument("--no-load", action="store_true", help="only write the repository")
     p.set_defaults(fn=cmd_model_publish)
+    model.add_parser("build-trt", help="build TensorRT plans (trtexec in the Triton container; GPU only)",
+                     add_help=False)
     args = ap.parse_args(argv)
     return int(args.fn(args))
 
