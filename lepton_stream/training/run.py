@@ -39,6 +39,7 @@ class TrainConfig:
     history_days: int = 28  # the served model's training window, ending where the protocol's does
     epochs: int = 20
     seed: int = 0
+    prequential_folds: int = 4  # the protocol repeated with the dates moved back a week each time
 
 
 def train_all(cfg: TrainConfig, out: Path) -> dict:
@@ -61,9 +62,7 @@ def train_all(cfg: TrainConfig, out: Path) -> dict:
     ff = list(FRAUD_FEATURES)
     d0 = train["day"].min()
     history = table[(table["day"] >= d0 + cfg.train_days - cfg.history_days) & (table["day"] < d0 + cfg.train_days)]
-    fraud = MLP(history[ff].to_numpy(), hidden=(128, 64))
-    fit_mlp(fraud, history[ff].to_numpy(), history["is_fraud"].to_numpy(), epochs=cfg.epochs, batch=512,
-            seed=cfg.seed)
+    fraud = _fit_mlp(table, train, cfg)
     x_test = test[ff].to_numpy().astype(np.float32)
     torch_scores = predict(fraud, x_test)
     report["fraud_mlp"] = {**fraud_report(test, torch_scores), "train_rows": len(history),
@@ -91,7 +90,40 @@ def train_all(cfg: TrainConfig, out: Path) -> dict:
     report["credit_mlp"]["onnx_max_abs_diff_vs_torch"] = float(
         np.abs(onnx_predict(out / "credit_scorer.onnx", x_credit) - credit_scores).max())
 
+    report["prequential"] = prequential(table, cfg)
     report["features"] = {"fraud": ff, "credit": cf}
     report["seconds"] = round(time.monotonic() - t0, 1)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _fit_mlp(table: pd.DataFrame, train: pd.DataFrame, cfg: TrainConfig) -> MLP:
+    ff = list(FRAUD_FEATURES)
+    d0 = train["day"].min()
+    history = table[(table["day"] >= d0 + cfg.train_days - cfg.history_days) & (table["day"] < d0 + cfg.train_days)]
+    model = MLP(history[ff].to_numpy(), hidden=(128, 64))
+    fit_mlp(model, history[ff].to_numpy(), history["is_fraud"].to_numpy(), epochs=cfg.epochs, batch=512,
+            seed=cfg.seed)
+    return model
+
+
+def prequential(table: pd.DataFrame, cfg: TrainConfig) -> dict:
+    """The handbook's prequential variant: the same protocol on `prequential_folds`
+    folds, each a week earlier than the last; mean and standard deviation."""
+    hb, ff = list(HANDBOOK_FEATURES), list(FRAUD_FEATURES)
+    start = pd.Timestamp(cfg.train_start)
+    folds: dict[str, list[dict]] = {"baseline_logistic_regression": [], "fraud_mlp": []}
+    for k in range(cfg.prequential_folds):
+        fold_start = (start - pd.Timedelta(days=7 * k)).strftime("%Y-%m-%d")
+        train, test = handbook_split(table, fold_start, cfg.train_days, cfg.delay_days, cfg.test_days)
+        baseline = LogisticRegression(train[hb].to_numpy())
+        fit_logistic(baseline, train[hb].to_numpy(), train["is_fraud"].to_numpy())
+        folds["baseline_logistic_regression"].append(fraud_report(test, predict(baseline, test[hb].to_numpy())))
+        mlp = _fit_mlp(table, train, cfg)
+        folds["fraud_mlp"].append(fraud_report(test, predict(mlp, test[ff].to_numpy())))
+    out: dict = {"folds": cfg.prequential_folds}
+    for model, rows in folds.items():
+        frame = pd.DataFrame(rows)
+        out[model] = {m: {"mean": round(float(frame[m].mean()), 4), "std": round(float(frame[m].std(ddof=0)), 4)}
+                      for m in frame.columns}
+    return out

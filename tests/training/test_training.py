@@ -13,7 +13,7 @@ from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
 def test_small_training_run_trains_evaluates_and_exports(tmp_path):
     cmd = [str(REPO_ROOT / ".venv" / "bin" / "lepton-stream"), "train", "--out", str(tmp_path), "--days", "60",
            "--customers", "800", "--terminals", "1600", "--train-start", "2018-05-10", "--history-days", "14",
-           "--epochs", "5"]
+           "--epochs", "5", "--prequential-folds", "2"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
@@ -24,6 +24,9 @@ def test_small_training_run_trains_evaluates_and_exports(tmp_path):
     assert report["fraud_mlp"]["onnx_max_abs_diff_vs_torch"] < 1e-5
     assert report["credit_mlp"]["onnx_max_abs_diff_vs_torch"] < 1e-5
     assert report["credit_mlp"]["auc_roc"] > 0.6
+    pre = report["prequential"]
+    assert pre["folds"] == 2 and 0.5 < pre["fraud_mlp"]["auc_roc"]["mean"] <= 1
+    assert pre["baseline_logistic_regression"]["average_precision"]["std"] >= 0
     # The exported graphs take raw features with a dynamic batch axis.
     for name, n in (("fraud_scorer", len(FRAUD_FEATURES)), ("credit_scorer", len(CREDIT_FEATURES))):
         sess = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), providers=["CPUExecutionProvider"])
