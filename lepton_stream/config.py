@@ -54,6 +54,9 @@ class Settings:
     triton_batch: int = 4096
     checkpoint_interval_ms: int = 2000
     delivery_guarantee: str = "exactly-once"
+    # An open transaction of a killed job blocks read_committed readers until it is
+    # aborted (the restarted job does) or times out: keep it short, above checkpoint time.
+    transaction_timeout_ms: int = 60_000
     consumer_group: str = "lepton-scoring"
     jvm_heap_mb: int = 768
     retry_attempts: int = 8

@@ -109,7 +109,7 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
             'topic' = '{";".join(outputs)}',
             'sink.delivery-guarantee' = '{s.delivery_guarantee}',
             {f"'sink.transactional-id-prefix' = '{s.consumer_group}-tx'," if eo else ""}
-            'properties.transaction.timeout.ms' = '900000',
+            'properties.transaction.timeout.ms' = '{s.transaction_timeout_ms}',
             'properties.linger.ms' = '5',
             'key.format' = 'raw', 'key.fields' = 'k',
             'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")

@@ -1,0 +1,112 @@
+"""Exactly-once through a crash: SIGKILL the job mid-stream, restart it, and every valid
+transaction still has exactly one score (read_committed) computed from features that
+counted nothing twice."""
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+from confluent_kafka import TopicPartition
+
+from lepton_stream.feature_store.redis_windows import RedisWindowStore
+from lepton_stream.features.definitions import CARD_WINDOWS
+from lepton_stream.features.offline import offline_aggregates
+from lepton_stream.kafka.admin import create_topics, wait_topics_ready
+from lepton_stream.kafka.clients import consumer, producer
+from lepton_stream.schemas import parse_transaction
+from lepton_stream.stack.job_process import start_job, stop_job
+from lepton_stream.stack.processes import last_line
+from producers.simple import SimpleGenerator
+
+pytestmark = pytest.mark.integration
+
+
+def _scores(s, topic: str, c=None) -> list:
+    c = c or consumer(s.kafka_bootstrap, f"check-{uuid.uuid4().hex[:6]}")
+    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    out, idle = [], 0
+    while idle < 2:
+        batch = c.consume(2000, timeout=1.0)
+        idle = 0 if batch else idle + 1
+        out += [json.loads(m.value()) for m in batch if m.error() is None]
+    c.close()
+    return out
+
+
+def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, tmp_path):
+    run = uuid.uuid4().hex[:6]
+    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
+                                    dlq=f"dlq-{run}", fraud_labels=f"labels-{run}")
+    s = stack.replace(topics=topics, consumer_group=f"eo-{run}", checkpoint_interval_ms=1000,
+                      transaction_timeout_ms=30_000)
+    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    events = [ev.event for ev in SimpleGenerator(cards=40, seed=8, id_prefix=run).stream(4000, 1_700_000_000_000,
+                                                                                         500.0)]
+    p = producer(s.kafka_bootstrap)
+
+    def publish(part, rate=None):
+        t0 = time.monotonic()
+        for i, e in enumerate(part):
+            if rate and t0 + i / rate > time.monotonic():
+                time.sleep(t0 + i / rate - time.monotonic())
+            p.produce(topics.transactions, key=e["card_id"].encode(), value=json.dumps(e).encode())
+            p.poll(0)
+        assert p.flush(30) == 0
+
+    publish(events[:2000])
+    job = start_job(s, "group", tmp_path / "job1.log")
+    try:
+        deadline = time.monotonic() + 180
+        while len(_scores(s, topics.scores)) < 500:  # committed output exists: mid-stream
+            assert job.poll() is None, last_line(tmp_path / "job1.log")
+            assert time.monotonic() < deadline, "no scores from the first run"
+        # Kill while it works through a stream still arriving (checkpoints every second).
+        killer = threading.Timer(1.2, os.killpg, (job.pid, signal.SIGKILL))  # JVM and Python workers, no goodbye
+        killer.start()
+        publish(events[2000:3000], rate=500)
+        killer.join()
+        job.wait(timeout=30)
+    finally:
+        stop_job(job)
+    first_run = len({x["tx_id"] for x in _scores(s, topics.scores)})
+    assert first_run < 3000, "the first run should not have finished everything before the kill"
+
+    publish(events[3000:])
+    job = start_job(s, "group", tmp_path / "job2.log")
+    try:
+        deadline = time.monotonic() + 240
+        while len({x["tx_id"] for x in _scores(s, topics.scores)}) < len(events):
+            assert job.poll() is None, last_line(tmp_path / "job2.log")
+            assert time.monotonic() < deadline, "not every event scored after the restart"
+    finally:
+        stop_job(job)
+
+    scores = _scores(s, topics.scores)
+    counts = Counter(x["tx_id"] for x in scores)
+    assert set(counts) == {e["tx_id"] for e in events}
+    assert max(counts.values()) == 1, f"duplicates: {[t for t, n in counts.items() if n > 1][:5]}"
+    alerts = Counter(a["tx_id"] for a in _scores(s, topics.risk_alerts))
+    assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
+    assert not alerts or max(alerts.values()) == 1
+
+    # Redis holds what a clean run would: each card's windows count each event once.
+    txs = [parse_transaction(json.dumps(e)) for e in events]
+    df = pd.DataFrame([{"tx_id": t.tx_id, "card_id": t.card_id, "terminal_id": t.terminal_id, "ts_ms": t.ts_ms,
+                        "amount_cents": t.amount_cents, "x": t.x, "y": t.y} for t in txs])
+    clean = offline_aggregates(df)
+    last = ~df["card_id"].duplicated(keep="last").to_numpy()
+    r = RedisWindowStore(s.redis_url)._redis
+    for i in np.flatnonzero(last):
+        fields = r.hgetall(RedisWindowStore.card_key(df["card_id"].iat[i], "win"))
+        lo, hi = CARD_WINDOWS.bounds(CARD_WINDOWS.bucket_of(int(df["ts_ms"].iat[i])), 30)
+        counted = sum(int(v) for k, v in fields.items() if k.startswith(b"c:") and lo <= int(k[2:]) <= hi)
+        assert counted == clean.card_count[i, 2]
