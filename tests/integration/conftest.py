@@ -3,8 +3,8 @@ ports under a temporary home, and stop them by PID afterwards."""
 
 from __future__ import annotations
 
+import random
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,17 +12,18 @@ import pytest
 
 from lepton_stream.config import Settings
 from lepton_stream.stack import manager
+from lepton_stream.stack.processes import port_free
 
 
 def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
+    """Free ports below the kernel's ephemeral range, so that no outgoing
+    connection (which gets an ephemeral port) can take one before a server binds it."""
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < n:
+        port = rng.randrange(20_000, 32_000)
+        if port not in ports and port_free("127.0.0.1", port):
+            ports.append(port)
     return ports
 
 
