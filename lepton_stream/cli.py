@@ -83,6 +83,16 @@ def cmd_load_profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_features_get(args: argparse.Namespace) -> int:
+    import json
+
+    from lepton_stream.feature_store.redis_windows import RedisWindowStore
+
+    s = _settings(args)
+    print(json.dumps(RedisWindowStore(s.redis_url).describe(args.card, args.terminal, args.at), indent=2))
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     import time
 
@@ -210,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     p = feats.add_parser("load-profiles", help="load credit profiles (a simulate *.customers.parquet) into Redis")
     p.add_argument("customers")
     p.set_defaults(fn=cmd_load_profiles)
+    p = feats.add_parser("get", help="a card's (and/or terminal's) current windows, as JSON")
+    p.add_argument("card", nargs="?", help="card_id (c = counts, s = sums in cents, f = labelled frauds)")
+    p.add_argument("--terminal", help="terminal_id")
+    p.add_argument("--at", type=int, help="as of this time (epoch ms; default now)")
+    p.set_defaults(fn=cmd_features_get)
     model = sub.add_parser("model", help="model repository tasks").add_subparsers(dest="model_cmd", required=True)
     p = model.add_parser("publish", help="add trained models to model_repo/ as new versions; load them in Triton")
     p.add_argument("source", help="a `lepton-stream train --out` folder (fraud_scorer.onnx, credit_scorer.onnx)")

@@ -233,6 +233,33 @@ class RedisWindowStore:
         pipe.execute()
         return len(card_ids)
 
+    def describe(self, card_id: str | None = None, terminal_id: str | None = None, at_ms: int | None = None) -> dict:
+        """Current window values of a card and/or terminal (read-only), for other services."""
+        import time as _time
+
+        at_ms = at_ms if at_ms is not None else _time.time_ns() // 1_000_000
+        out: dict = {"at_ms": at_ms}
+        for kind, entity, view, key in (("card", card_id, CARD_WINDOWS, self.card_key),
+                                        ("terminal", terminal_id, TERMINAL_WINDOWS, self.terminal_key)):
+            if entity is None:
+                continue
+            fields = {k.decode(): v.decode() for k, v in self._redis.hgetall(key(entity, "win")).items()}
+            bucket = view.bucket_of(at_ms)
+            windows = {}
+            for days in view.windows_days:
+                lo, hi = view.bounds(bucket, days)
+                sums: dict[str, int] = {}
+                for f, v in fields.items():
+                    if f[1:2] == ":" and f[2:].lstrip("-").isdigit() and lo <= int(f[2:]) <= hi:
+                        sums[f[0]] = sums.get(f[0], 0) + int(v)
+                windows[f"{days}d"] = sums
+            out[kind] = {"id": entity, "windows": windows,
+                         "last": {k: fields[k] for k in ("last_ts", "last_x", "last_y") if k in fields}}
+            if kind == "card":
+                profile = self._redis.hgetall(key(entity, "profile"))
+                out[kind]["profile"] = {k.decode(): float(v) for k, v in profile.items()} or None
+        return out
+
     def ping(self) -> bool:
         return bool(self._redis.ping())
 

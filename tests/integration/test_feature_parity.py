@@ -65,3 +65,8 @@ def test_replays_and_late_or_early_labels_count_once(stack):
     later = TxFacts(f"{run}-late", f"{run}-card2", f"{run}-term", t[0].ts_ms + 8 * 86_400_000, 500, 0.0, 0.0)
     agg = store.apply_transactions([later])
     assert agg.terminal_count[0].tolist() == [3, 3, 3] and agg.terminal_frauds[0].tolist() == [2, 2, 2]
+    # Readable by other services (`lepton-stream features get`).
+    seen = store.describe(f"{run}-card", f"{run}-term", at_ms=t[2].ts_ms)
+    assert seen["card"]["windows"]["1d"] == {"c": 3, "s": 6000} and seen["card"]["last"]["last_ts"] == str(t[2].ts_ms)
+    assert seen["card"]["profile"] is None
+    assert store.describe(terminal_id=f"{run}-term", at_ms=later.ts_ms)["terminal"]["windows"]["1d"] == {"c": 3, "f": 2}
