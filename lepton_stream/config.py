@@ -57,6 +57,7 @@ class Settings:
     # An open transaction of a killed job blocks read_committed readers until it is
     # aborted (the restarted job does) or times out: keep it short, above checkpoint time.
     transaction_timeout_ms: int = 60_000
+    metrics_interval_s: float = 5.0  # how often each task writes to `pipeline-metrics`
     consumer_group: str = "lepton-scoring"
     jvm_heap_mb: int = 768
     retry_attempts: int = 8

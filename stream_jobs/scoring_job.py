@@ -100,7 +100,7 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
             'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
 
     # 2. Sink: one table over every output topic; each row names its topic.
-    outputs = [s.topics.scores, s.topics.risk_alerts, s.topics.dlq]
+    outputs = [s.topics.scores, s.topics.risk_alerts, s.topics.dlq, s.topics.pipeline_metrics]
     eo = s.delivery_guarantee == "exactly-once"
     t_env.execute_sql(f"""
         CREATE TABLE outputs (

@@ -11,6 +11,7 @@ import numpy as np
 
 from lepton_stream.config import Settings
 from lepton_stream.pipeline.batch import Batch, OutRecord, RawRecord
+from lepton_stream.pipeline.metrics import MetricsStage, kafka_lag
 from lepton_stream.pipeline.stages import FeatureStage, LabelStage, ParseStage, RouteStage, ScoreStage
 
 Stage = Callable[[Batch], Batch]
@@ -51,4 +52,5 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
         FeatureStage(settings, store),
         ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.triton_batch)),
         RouteStage(settings, feature_stats_from_repo(settings)),
+        MetricsStage(settings, kafka_lag(settings.kafka_bootstrap), settings.metrics_interval_s),
     ])

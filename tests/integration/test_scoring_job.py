@@ -40,8 +40,8 @@ def _read_all(s, topic: str) -> list:
 def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_path):
     run = uuid.uuid4().hex[:6]
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
-                                    dlq=f"dlq-{run}")
-    s = stack.replace(topics=topics, consumer_group=f"job-{run}")
+                                    dlq=f"dlq-{run}", pipeline_metrics=f"metrics-{run}")
+    s = stack.replace(topics=topics, consumer_group=f"job-{run}", metrics_interval_s=0.0)
     create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
 
@@ -96,3 +96,9 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
     np.testing.assert_allclose([by_tx[t.tx_id]["fraud_score"] for t in txs], offline_f, atol=2e-6)
     np.testing.assert_allclose([by_tx[t.tx_id]["credit_score"] for t in txs], offline_c, atol=2e-6)
     assert all(x["latency_ms"] >= 0 for x in scores)
+
+    # pipeline-metrics account for every record (interval 0: one record per batch).
+    metrics = _read_all(s, topics.pipeline_metrics)
+    assert sum(m["events_in"] for m in metrics) == 600
+    assert sum(m["scored"] for m in metrics) == len(events) and sum(m["dlq"] for m in metrics) == len(dlq)
+    assert all(lag >= 0 for m in metrics for lag in m["lag"].values())

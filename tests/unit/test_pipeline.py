@@ -5,6 +5,7 @@ import numpy as np
 from lepton_stream.config import Settings
 from lepton_stream.features.definitions import FRAUD_FEATURES
 from lepton_stream.pipeline import RawRecord, ScoringPipeline
+from lepton_stream.pipeline.metrics import MetricsStage
 from lepton_stream.pipeline.stages import FeatureStage, LabelStage, ParseStage, RouteStage, ScoreStage, severity
 from producers.simple import SimpleGenerator, malformed
 from tests.fakes import AmountScorer, FirstSightStore
@@ -51,6 +52,23 @@ def test_an_all_bad_batch_still_produces_its_dlq_records():
     s = Settings()
     out = _pipeline(s, FirstSightStore()).process([RawRecord(None, b"{", s.topics.transactions, 0, 1)])
     assert [(o.topic, o.key) for o in out] == [(s.topics.dlq, b"")]
+
+
+def test_metrics_stage_counts_the_window_and_emits_one_record_per_interval():
+    s = Settings()
+    store = FirstSightStore()
+    metrics = MetricsStage(s, lag=lambda offsets: {f"{t}/{p}": 100 - o for (t, p), o in offsets.items()},
+                           interval_s=0.0)
+    pipe = ScoringPipeline([*_pipeline(s, store).stages, metrics])
+    events = [ev.event for ev in SimpleGenerator(cards=5, seed=2).stream(5, 1_700_000_000_000)]
+    records = [RawRecord(b"k", json.dumps(e).encode(), s.topics.transactions, 0, i) for i, e in enumerate(events)]
+    records.append(RawRecord(b"k", b"not json", s.topics.transactions, 1, 40))
+    out = pipe.process(records)
+    (m,) = [json.loads(o.value) for o in out if o.topic == s.topics.pipeline_metrics]
+    assert (m["events_in"], m["scored"], m["dlq"], m["batches"]) == (6, 5, 1, 1)
+    assert m["lag"] == {f"{s.topics.transactions}/0": 96, f"{s.topics.transactions}/1": 60}
+    assert m["latency_ms"]["p50"] > 0 and m["window_end"] >= m["window_start"]
+    assert pipe.process([]) == []  # an empty batch emits nothing
 
 
 def test_severity_levels():

@@ -1,0 +1,97 @@
+"""`pipeline-metrics`: what the job did over the last few seconds, as one record per task."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lepton_stream.config import Settings
+from lepton_stream.pipeline.batch import Batch, OutRecord
+
+Lag = Callable[[dict[tuple[str, int], int]], dict[str, int]]  # last offsets -> lag per "topic/partition"
+
+
+@dataclass
+class MetricsStage:
+    """Counts every batch; every `interval_s` appends one metrics record to the batch's output."""
+
+    settings: Settings
+    lag: Lag | None = None
+    interval_s: float = 5.0
+    task_id: str = field(default_factory=lambda: f"scoring/{socket.gethostname()}/{os.getpid()}")
+
+    def __post_init__(self) -> None:
+        self._reset(time.time())
+
+    def _reset(self, now: float) -> None:
+        self.window_start = now
+        self.events_in = self.scored = self.alerts = self.dlq = self.labels = 0
+        self.batch_sizes: list[int] = []
+        self.latencies_ms: list[int] = []
+        self.offsets: dict[tuple[str, int], int] = {}
+
+    def __call__(self, batch: Batch) -> Batch:
+        topics = self.settings.topics
+        self.events_in += len(batch.records)
+        self.batch_sizes.append(len(batch.records))
+        for rec in batch.records:
+            self.offsets[(rec.topic, rec.partition)] = max(self.offsets.get((rec.topic, rec.partition), -1),
+                                                           rec.offset)
+        for out in batch.out:
+            if out.topic == topics.scores:
+                self.scored += 1
+            elif out.topic == topics.risk_alerts:
+                self.alerts += 1
+            elif out.topic == topics.dlq:
+                self.dlq += 1
+        self.labels += batch.labels_applied + batch.labels_pending
+        if batch.scores is not None:
+            now_ms = time.time_ns() // 1_000_000
+            self.latencies_ms += [now_ms - t.ts_ms for t in batch.valid]
+        now = time.time()
+        if batch.records and now - self.window_start >= self.interval_s:
+            batch.out.append(OutRecord(topics.pipeline_metrics, self.task_id.encode(), self._record(now),
+                                       len(batch.records) - 1))
+            self._reset(now)
+        return batch
+
+    def _record(self, now: float) -> bytes:
+        lat = np.asarray(self.latencies_ms) if self.latencies_ms else None
+        sizes = np.asarray(self.batch_sizes)
+        body = {
+            "task_id": self.task_id,
+            "window_start": int(self.window_start * 1000), "window_end": int(now * 1000),
+            "events_in": self.events_in, "scored": self.scored, "alerts": self.alerts, "dlq": self.dlq,
+            "labels": self.labels,
+            "latency_ms": None if lat is None else {
+                f"p{q}": float(np.percentile(lat, q)) for q in (50, 95, 99)},
+            "batches": len(sizes), "batch_size": {"mean": float(sizes.mean()), "max": int(sizes.max())},
+            "lag": self.lag(self.offsets) if self.lag else None,
+            "schema_version": 1,
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+def kafka_lag(bootstrap: str) -> Lag:
+    """Lag = the partition's end offset minus the next offset to read."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    client = Consumer({"bootstrap.servers": bootstrap, "group.id": "lepton-lag-probe", "log_level": 0})
+
+    def lag(offsets: dict[tuple[str, int], int]) -> dict[str, int]:
+        out = {}
+        for (topic, part), last in offsets.items():
+            try:
+                _, high = client.get_watermark_offsets(TopicPartition(topic, part), timeout=1.0, cached=False)
+            except Exception:
+                continue
+            out[f"{topic}/{part}"] = max(0, high - last - 1)
+        return out
+
+    return lag
