@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both set up
 # whatever is missing first (scripts/setup.sh is idempotent).
-.PHONY: setup demo test lint clean bench-producer
+.PHONY: setup demo test lint clean bench-producer bench-pipeline
 
 setup:
 	@scripts/setup.sh
@@ -20,3 +20,6 @@ clean:
 
 bench-producer: setup
 	.venv/bin/python -m benchmarks.producer_rate
+
+bench-pipeline: setup
+	.venv/bin/python -m benchmarks.pipeline_throughput

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import tempfile
 import time
@@ -23,15 +22,10 @@ from pathlib import Path
 from lepton_stream.config import Settings
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.stack import manager
+from lepton_stream.stack.processes import free_ports
 from producers.load import LoadOptions, run_load
 
 OUT = Path(__file__).parent / "results" / "producer_rate.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -41,7 +35,8 @@ def main() -> int:
     ap.add_argument("--partitions", type=int, default=4)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="lepton-bench-") as home:
-        s = Settings.from_env({}, home=Path(home), kafka_port=_free_port(), kafka_controller_port=_free_port())
+        kafka, controller = free_ports(2)
+        s = Settings.from_env({}, home=Path(home), kafka_port=kafka, kafka_controller_port=controller)
         manager.up(s, only=["kafka"])
         try:
             runs = []

@@ -40,3 +40,4 @@ class Batch:
     out: list[OutRecord] = field(default_factory=list)
     labels_applied: int = 0
     labels_pending: int = 0
+    stage_s: dict[str, float] = field(default_factory=dict)  # seconds per stage, for benchmarks

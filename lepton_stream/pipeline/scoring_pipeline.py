@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +25,10 @@ class ScoringPipeline:
     def run(self, records: list[RawRecord]) -> Batch:
         batch = Batch(records)
         for stage in self.stages:
+            t0 = time.perf_counter()
             batch = stage(batch)
+            name = type(stage).__name__
+            batch.stage_s[name] = batch.stage_s.get(name, 0.0) + time.perf_counter() - t0
         return batch
 
     def process(self, records: list[RawRecord]) -> list[OutRecord]:

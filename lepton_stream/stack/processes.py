@@ -29,6 +29,45 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """Free ports below the kernel's ephemeral range (32768+), so that no outgoing
+    connection can take one before a server binds it (tests, benchmarks)."""
+    import random
+
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < n:
+        port = rng.randrange(20_000, 32_000)
+        if port not in ports and port_free(host, port):
+            ports.append(port)
+    return ports
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every process of a process group (a part and its children)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -36,7 +36,8 @@ def simulate_transactions(customers: pd.DataFrame, reach: Reach, nb_days: int,
         "day": day[order],
         "customer_idx": customer[order],
         "terminal_idx": terminal[order],
-        "amount": np.round(amount[order], 2),
+        # A cent at least: 0.00 (a redrawn amount near zero) is not a transaction.
+        "amount": np.maximum(np.round(amount[order], 2), 0.01),
         "is_fraud": np.zeros(len(order), dtype=np.int8),
         "fraud_scenario": np.zeros(len(order), dtype=np.int8),
     })

@@ -3,7 +3,6 @@ ports under a temporary home, and stop them by PID afterwards."""
 
 from __future__ import annotations
 
-import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,19 +11,7 @@ import pytest
 
 from lepton_stream.config import Settings
 from lepton_stream.stack import manager
-from lepton_stream.stack.processes import port_free
-
-
-def free_ports(n: int) -> list[int]:
-    """Free ports below the kernel's ephemeral range, so that no outgoing
-    connection (which gets an ephemeral port) can take one before a server binds it."""
-    rng = random.Random()
-    ports: list[int] = []
-    while len(ports) < n:
-        port = rng.randrange(20_000, 32_000)
-        if port not in ports and port_free("127.0.0.1", port):
-            ports.append(port)
-    return ports
+from lepton_stream.stack.processes import free_ports
 
 
 def make_settings(home: Path, **overrides) -> Settings:

@@ -1,0 +1,60 @@
+"""The same scoring work as a plain single-process consumer loop, for comparison
+(`lepton-stream bench`): confluent-kafka consumes in batches, the same pipeline
+(Redis store, Triton model) scores them, and a transactional producer writes the
+outputs and commits the consumed offsets in one Kafka transaction per batch."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from lepton_stream.config import Settings
+from lepton_stream.pipeline import RawRecord, build_pipeline
+
+
+def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0) -> dict:
+    """Consume `transactions` (and labels) from the earliest offset until idle for
+    `idle_stop_s`; returns counts and time spent per stage."""
+    pipeline = build_pipeline(s)
+    consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.consumer_group,
+                         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe([s.topics.transactions, s.topics.fraud_labels])
+    producer = Producer({"bootstrap.servers": s.kafka_bootstrap, "transactional.id": f"{s.consumer_group}-loop",
+                         "linger.ms": 5, "compression.type": "lz4"})
+    producer.init_transactions()
+    stage_s: dict[str, float] = defaultdict(float)
+    events = 0
+    idle_since = time.monotonic()
+    try:
+        while time.monotonic() - idle_since < idle_stop_s:
+            t0 = time.perf_counter()
+            msgs = [m for m in consumer.consume(batch_size, timeout=0.5) if m.error() is None]
+            stage_s["kafka consume"] += time.perf_counter() - t0
+            if not msgs:
+                continue
+            idle_since = time.monotonic()
+            records = [RawRecord(m.key(), m.value(), m.topic(), m.partition(), m.offset()) for m in msgs]
+            batch = pipeline.run(records)
+            for stage, seconds in getattr(batch, "stage_s", {}).items():
+                stage_s[stage] += seconds
+            t0 = time.perf_counter()
+            producer.begin_transaction()
+            for out in batch.out:
+                producer.produce(out.topic, key=out.key, value=out.value)
+            offsets = {}
+            for m in msgs:
+                offsets[(m.topic(), m.partition())] = m.offset() + 1
+            producer.send_offsets_to_transaction([TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                                 consumer.consumer_group_metadata())
+            producer.commit_transaction()
+            stage_s["kafka produce + commit"] += time.perf_counter() - t0
+            events += len(msgs)
+    except KafkaException:
+        producer.abort_transaction()
+        raise
+    finally:
+        consumer.close()
+    return {"events": events, "stage_seconds": {k: round(v, 3) for k, v in stage_s.items()}}

@@ -1,0 +1,50 @@
+"""The plain consumer loop the benchmark compares against does the same, correct work."""
+
+import json
+import uuid
+from collections import Counter
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from lepton_stream.kafka.admin import create_topics, wait_topics_ready
+from lepton_stream.kafka.clients import consumer, producer
+from producers.simple import SimpleGenerator, malformed
+from stream_jobs.consumer_loop import run_loop
+
+pytestmark = pytest.mark.integration
+
+
+def test_consumer_loop_scores_each_event_once_and_rejects_bad_ones(stack):
+    run = uuid.uuid4().hex[:6]
+    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
+                                    dlq=f"dlq-{run}", fraud_labels=f"labels-{run}", pipeline_metrics=f"m-{run}")
+    s = stack.replace(topics=topics, consumer_group=f"loop-{run}")
+    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    p = producer(s.kafka_bootstrap)
+    valid = []
+    for i, ev in enumerate(SimpleGenerator(cards=20, seed=12, id_prefix=run).stream(300, 1_700_000_000_000)):
+        bad = i % 30 == 0
+        p.produce(topics.transactions, key=ev.event["card_id"].encode(),
+                  value=malformed("negative_amount", ev.event) if bad else ev.to_bytes())
+        if not bad:
+            valid.append(ev.event["tx_id"])
+    assert p.flush(30) == 0
+    summary = run_loop(s, batch_size=100, idle_stop_s=2.0)
+    assert summary["events"] == 300 and summary["stage_seconds"]["FeatureStage"] > 0
+
+    def read(topic):
+        c = consumer(s.kafka_bootstrap, f"check-{uuid.uuid4().hex[:6]}")
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        c.assign([TopicPartition(topic, q, 0) for q in parts])
+        out, idle = [], 0
+        while idle < 2:
+            batch = c.consume(1000, timeout=1.0)
+            idle = 0 if batch else idle + 1
+            out += [json.loads(m.value()) for m in batch if m.error() is None]
+        c.close()
+        return out
+
+    assert Counter(x["tx_id"] for x in read(topics.scores)) == Counter(valid)
+    assert [d["error_code"] for d in read(topics.dlq)] == ["amount_not_positive"] * 10
