@@ -14,9 +14,10 @@ from lepton_stream.config import Settings
 from lepton_stream.pipeline import RawRecord, build_pipeline
 
 
-def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0) -> dict:
+def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0, first_wait_s: float = 60.0) -> dict:
     """Consume `transactions` (and labels) from the earliest offset until idle for
-    `idle_stop_s`; returns counts and time spent per stage."""
+    `idle_stop_s` (or nothing arrived for `first_wait_s`: joining the group takes a
+    while on a fresh broker); returns counts and time spent per stage."""
     pipeline = build_pipeline(s)
     consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.consumer_group,
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
@@ -29,7 +30,7 @@ def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0) -> d
     events = 0
     idle_since = time.monotonic()
     try:
-        while time.monotonic() - idle_since < idle_stop_s:
+        while time.monotonic() - idle_since < (idle_stop_s if events else first_wait_s):
             t0 = time.perf_counter()
             msgs = [m for m in consumer.consume(batch_size, timeout=0.5) if m.error() is None]
             stage_s["kafka consume"] += time.perf_counter() - t0

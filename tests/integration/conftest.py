@@ -3,13 +3,17 @@ ports under a temporary home, and stop them by PID afterwards."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from lepton_stream.config import Settings
+from lepton_stream.kafka.clients import consumer
 from lepton_stream.stack import manager
 from lepton_stream.stack.processes import free_ports
 
@@ -20,6 +24,25 @@ def make_settings(home: Path, **overrides) -> Settings:
                   triton_grpc_port=tg, triton_metrics_port=tm, partitions=2, checkpoint_interval_ms=1000)
     values.update(overrides)
     return Settings.from_env({}, **values)
+
+
+def read_topic(bootstrap: str, topic: str, idle_polls: int = 2) -> list:
+    """Every committed message of `topic` from the start (read_committed), until
+    `idle_polls` polls of a second bring nothing."""
+    c = consumer(bootstrap, f"check-{uuid.uuid4().hex[:6]}")
+    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    out, idle = [], 0
+    while idle < idle_polls:
+        batch = c.consume(5000, timeout=1.0)
+        idle = 0 if batch else idle + 1
+        out += [m for m in batch if m.error() is None]
+    c.close()
+    return out
+
+
+def read_json(bootstrap: str, topic: str) -> list[dict]:
+    return [json.loads(m.value()) for m in read_topic(bootstrap, topic)]
 
 
 def processes_mentioning(text: str) -> list[int]:

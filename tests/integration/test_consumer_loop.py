@@ -1,16 +1,15 @@
 """The plain consumer loop the benchmark compares against does the same, correct work."""
 
-import json
 import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import TopicPartition
 
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import consumer, producer
+from lepton_stream.kafka.clients import producer
 from producers.simple import SimpleGenerator, malformed
 from stream_jobs.consumer_loop import run_loop
+from tests.integration.conftest import read_json
 
 pytestmark = pytest.mark.integration
 
@@ -34,17 +33,5 @@ def test_consumer_loop_scores_each_event_once_and_rejects_bad_ones(stack):
     summary = run_loop(s, batch_size=100, idle_stop_s=2.0)
     assert summary["events"] == 300 and summary["stage_seconds"]["FeatureStage"] > 0
 
-    def read(topic):
-        c = consumer(s.kafka_bootstrap, f"check-{uuid.uuid4().hex[:6]}")
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        c.assign([TopicPartition(topic, q, 0) for q in parts])
-        out, idle = [], 0
-        while idle < 2:
-            batch = c.consume(1000, timeout=1.0)
-            idle = 0 if batch else idle + 1
-            out += [json.loads(m.value()) for m in batch if m.error() is None]
-        c.close()
-        return out
-
-    assert Counter(x["tx_id"] for x in read(topics.scores)) == Counter(valid)
-    assert [d["error_code"] for d in read(topics.dlq)] == ["amount_not_positive"] * 10
+    assert Counter(x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)) == Counter(valid)
+    assert [d["error_code"] for d in read_json(s.kafka_bootstrap, topics.dlq)] == ["amount_not_positive"] * 10

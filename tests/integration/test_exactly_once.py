@@ -13,32 +13,19 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import TopicPartition
 
 from lepton_stream.feature_store.redis_windows import RedisWindowStore
 from lepton_stream.features.definitions import CARD_WINDOWS
 from lepton_stream.features.offline import offline_aggregates
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import consumer, producer
+from lepton_stream.kafka.clients import producer
 from lepton_stream.schemas import parse_transaction
 from lepton_stream.stack.job_process import start_job, stop_job
 from lepton_stream.stack.processes import last_line
 from producers.simple import SimpleGenerator
+from tests.integration.conftest import read_json
 
 pytestmark = pytest.mark.integration
-
-
-def _scores(s, topic: str, c=None) -> list:
-    c = c or consumer(s.kafka_bootstrap, f"check-{uuid.uuid4().hex[:6]}")
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, idle = [], 0
-    while idle < 2:
-        batch = c.consume(2000, timeout=1.0)
-        idle = 0 if batch else idle + 1
-        out += [json.loads(m.value()) for m in batch if m.error() is None]
-    c.close()
-    return out
 
 
 def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, tmp_path):
@@ -66,7 +53,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
     job = start_job(s, "group", tmp_path / "job1.log")
     try:
         deadline = time.monotonic() + 180
-        while len(_scores(s, topics.scores)) < 500:  # committed output exists: mid-stream
+        while len(read_json(s.kafka_bootstrap, topics.scores)) < 500:  # committed output exists: mid-stream
             assert job.poll() is None, last_line(tmp_path / "job1.log")
             assert time.monotonic() < deadline, "no scores from the first run"
         # Kill while it works through a stream still arriving (checkpoints every second).
@@ -77,24 +64,24 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
         job.wait(timeout=30)
     finally:
         stop_job(job)
-    first_run = len({x["tx_id"] for x in _scores(s, topics.scores)})
+    first_run = len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)})
     assert first_run < 3000, "the first run should not have finished everything before the kill"
 
     publish(events[3000:])
     job = start_job(s, "group", tmp_path / "job2.log")
     try:
         deadline = time.monotonic() + 240
-        while len({x["tx_id"] for x in _scores(s, topics.scores)}) < len(events):
+        while len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)}) < len(events):
             assert job.poll() is None, last_line(tmp_path / "job2.log")
             assert time.monotonic() < deadline, "not every event scored after the restart"
     finally:
         stop_job(job)
 
-    scores = _scores(s, topics.scores)
+    scores = read_json(s.kafka_bootstrap, topics.scores)
     counts = Counter(x["tx_id"] for x in scores)
     assert set(counts) == {e["tx_id"] for e in events}
     assert max(counts.values()) == 1, f"duplicates: {[t for t, n in counts.items() if n > 1][:5]}"
-    alerts = Counter(a["tx_id"] for a in _scores(s, topics.risk_alerts))
+    alerts = Counter(a["tx_id"] for a in read_json(s.kafka_bootstrap, topics.risk_alerts))
     assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
     assert not alerts or max(alerts.values()) == 1
 

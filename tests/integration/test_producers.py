@@ -5,28 +5,14 @@ import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import TopicPartition
 
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import consumer
 from lepton_stream.schemas import InvalidEvent, Transaction, parse_transaction
 from producers.load import LoadOptions, run_load
 from producers.simulator.labels import DAY_MS
+from tests.integration.conftest import read_topic
 
 pytestmark = pytest.mark.integration
-
-
-def _consume(bootstrap: str, topic: str) -> list:
-    c = consumer(bootstrap, f"check-{uuid.uuid4().hex[:6]}")
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, idle = [], 0
-    while idle < 2:
-        batch = c.consume(5000, timeout=1.0)
-        idle = 0 if batch else idle + 1
-        out += [m for m in batch if m.error() is None]
-    c.close()
-    return out
 
 
 def _topics(stack, *names):
@@ -44,7 +30,7 @@ def test_fixed_rate_produce_consume_round_trip(stack):
     assert (report.sent, report.delivered, report.errors) == (6000, 6000, 0)
     assert report.achieved_rate == pytest.approx(4000, rel=0.1) and not report.fell_behind
     assert report.delivery_latency_ms_p50 > 0
-    msgs = _consume(stack.kafka_bootstrap, topic)
+    msgs = read_topic(stack.kafka_bootstrap, topic)
     parsed = [parse_transaction(m.value()) for m in msgs]
     assert len(msgs) == 6000
     assert sum(isinstance(p, InvalidEvent) for p in parsed) == report.malformed > 0
@@ -58,8 +44,8 @@ def test_replay_publishes_labels_after_their_delay(stack):
     opts = LoadOptions(replay=True, speedup=86_400 * 2, days=2, cards=300, labels=True, label_delay_days=0.5)
     report = run_load(stack.kafka_bootstrap, tx_topic, opts, labels_topic=label_topic)
     assert report.errors == 0 and report.labels > 0
-    txs = {json.loads(m.value())["tx_id"]: json.loads(m.value()) for m in _consume(stack.kafka_bootstrap, tx_topic)}
-    labels = [json.loads(m.value()) for m in _consume(stack.kafka_bootstrap, label_topic)]
+    txs = {json.loads(m.value())["tx_id"]: json.loads(m.value()) for m in read_topic(stack.kafka_bootstrap, tx_topic)}
+    labels = [json.loads(m.value()) for m in read_topic(stack.kafka_bootstrap, label_topic)]
     assert len(labels) == report.labels
     assert Counter(lab["is_fraud"] for lab in labels) == {True: len(labels)}
     for lab in labels:

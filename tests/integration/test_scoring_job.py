@@ -7,34 +7,21 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import TopicPartition
 
 from lepton_stream.features.credit_vector import credit_feature_matrix
 from lepton_stream.features.definitions import DEFAULT_PROFILE, PROFILE_FIELDS
 from lepton_stream.features.fraud_vector import fraud_feature_matrix
 from lepton_stream.features.offline import offline_aggregates
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import consumer, producer
+from lepton_stream.kafka.clients import producer
 from lepton_stream.schemas import parse_transaction
 from lepton_stream.scoring.onnx_local import OnnxModel
 from lepton_stream.stack.job_process import start_job, stop_job, wait_job
 from lepton_stream.stack.processes import last_line
 from producers.simple import MALFORMED_KINDS, SimpleGenerator, malformed
+from tests.integration.conftest import read_json
 
 pytestmark = pytest.mark.integration
-
-
-def _read_all(s, topic: str) -> list:
-    c = consumer(s.kafka_bootstrap, f"check-{uuid.uuid4().hex[:6]}")
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, idle = [], 0
-    while idle < 3:
-        batch = c.consume(1000, timeout=1.0)
-        idle = 0 if batch else idle + 1
-        out += [json.loads(m.value()) for m in batch if m.error() is None]
-    c.close()
-    return out
 
 
 def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_path):
@@ -68,9 +55,9 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
         stop_job(job)
     assert rc == 0, f"job exited {rc}: {last_line(log)}"
 
-    scores = _read_all(s, topics.scores)
-    alerts = _read_all(s, topics.risk_alerts)
-    dlq = _read_all(s, topics.dlq)
+    scores = read_json(s.kafka_bootstrap, topics.scores)
+    alerts = read_json(s.kafka_bootstrap, topics.risk_alerts)
+    dlq = read_json(s.kafka_bootstrap, topics.dlq)
     # Exactly one score per valid event, nothing else.
     assert Counter(x["tx_id"] for x in scores) == Counter(e["tx_id"] for e in events)
     assert Counter(x["error_code"] for x in dlq) == expected_dlq
@@ -98,7 +85,7 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
     assert all(x["latency_ms"] >= 0 for x in scores)
 
     # pipeline-metrics account for every record (interval 0: one record per batch).
-    metrics = _read_all(s, topics.pipeline_metrics)
+    metrics = read_json(s.kafka_bootstrap, topics.pipeline_metrics)
     assert sum(m["events_in"] for m in metrics) == 600
     assert sum(m["scored"] for m in metrics) == len(events) and sum(m["dlq"] for m in metrics) == len(dlq)
     assert all(lag >= 0 for m in metrics for lag in m["lag"].values())

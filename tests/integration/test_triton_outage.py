@@ -7,29 +7,16 @@ import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import TopicPartition
 
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import consumer, producer
+from lepton_stream.kafka.clients import producer
 from lepton_stream.stack import manager
 from lepton_stream.stack.job_process import start_job, stop_job
 from lepton_stream.stack.processes import last_line
 from producers.simple import SimpleGenerator
+from tests.integration.conftest import read_json
 
 pytestmark = pytest.mark.integration
-
-
-def _tx_ids(s, topic: str) -> Counter:
-    c = consumer(s.kafka_bootstrap, f"check-{uuid.uuid4().hex[:6]}")
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, idle = Counter(), 0
-    while idle < 2:
-        batch = c.consume(2000, timeout=1.0)
-        idle = 0 if batch else idle + 1
-        out.update(json.loads(m.value())["tx_id"] for m in batch if m.error() is None)
-    c.close()
-    return out
 
 
 def test_job_waits_for_triton_and_loses_nothing(stack, tmp_path):
@@ -46,6 +33,9 @@ def test_job_waits_for_triton_and_loses_nothing(stack, tmp_path):
         for e in part:
             p.produce(topics.transactions, key=e["card_id"].encode(), value=json.dumps(e).encode())
         assert p.flush(30) == 0
+
+    def _tx_ids(s, topic):
+        return Counter(x["tx_id"] for x in read_json(s.kafka_bootstrap, topic))
 
     publish(events[:1000])
     log = tmp_path / "job.log"
