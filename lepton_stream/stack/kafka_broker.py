@@ -24,6 +24,15 @@ logger.cleaner.level = WARN
 """
 
 
+def _cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes, URL-safe base64. Never with a leading '-'
+    (the storage tool would read it as an option; Kafka's own generator skips those too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaBroker:
     name = "kafka"
     ready_timeout_s = 90.0
@@ -78,7 +87,7 @@ log.retention.hours=24
         if (data / "logs" / "meta.properties").exists():
             return
         data.mkdir(parents=True, exist_ok=True)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = _cluster_id()
         res = subprocess.run(
             [java, "-cp", self._classpath(s), f"-Dlog4j2.configurationFile={s.run_dir / 'kafka-log4j2.properties'}",
              "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],

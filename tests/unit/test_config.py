@@ -16,3 +16,10 @@ def test_env_overrides_and_round_trip():
 def test_bad_number_names_the_variable():
     with pytest.raises(ValueError, match="LEPTON_REDIS_PORT"):
         Settings.from_env({"LEPTON_REDIS_PORT": "six"})
+
+
+def test_kafka_cluster_ids_never_start_with_a_dash():
+    from lepton_stream.stack.kafka_broker import _cluster_id
+
+    ids = [_cluster_id() for _ in range(3000)]  # ~1 in 64 raw ids starts with '-'
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
