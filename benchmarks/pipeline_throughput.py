@@ -85,6 +85,8 @@ class PeakRss:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=60_000)
+    ap.add_argument("--parallelism", type=int, default=None)
+    ap.add_argument("--only", choices=["flink", "loop"], default=None)
     args = ap.parse_args()
     sim = simulate(SimulationConfig(n_customers=1000, n_terminals=2000, nb_days=max(2, args.events // 1900 + 1)))
     events = transaction_events(sim.transactions.head(args.events))
@@ -93,13 +95,14 @@ def main() -> int:
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores; broker, Redis, Triton on it too"}
     with tempfile.TemporaryDirectory(prefix="lepton-bench-") as home:
         k, kc, r, th, tg, tm = free_ports(6)
-        base = Settings.from_env({}, home=Path(home), kafka_port=k, kafka_controller_port=kc, redis_port=r,
+        base = Settings.from_env(None, home=Path(home), kafka_port=k, kafka_controller_port=kc, redis_port=r,
                                  triton_http_port=th, triton_grpc_port=tg, triton_metrics_port=tm,
                                  partitions=2)
         manager.up(base)
         try:
-            for name in ("flink", "loop"):
-                s = base.replace(topics=_topics(name), consumer_group=f"bench-{name}")
+            for name in [args.only] if args.only else ["flink", "loop"]:
+                s = base.replace(topics=_topics(name), consumer_group=f"bench-{name}",
+                                 **({"parallelism": args.parallelism} if args.parallelism else {}))
                 create_topics(s.kafka_bootstrap, s.topics.all(), s.partitions)
                 wait_topics_ready(s.kafka_bootstrap, s.topics.all())
                 _publish(s, events, name)
@@ -122,6 +125,9 @@ def main() -> int:
             result["server_rss_mb"] = {part: round(rss_mb(group_pids(v["pid"]))) for part, v in state.items()}
         finally:
             manager.down(base)
+    if args.only:
+        print(json.dumps(result[args.only]))
+        return 0
     result["flink_vs_loop"] = round(result["flink"]["events_per_s"] / result["loop"]["events_per_s"], 2)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")

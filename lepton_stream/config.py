@@ -52,6 +52,7 @@ class Settings:
     bundle_time_ms: int = 50
     bundle_size: int = 5000
     triton_batch: int = 4096
+    python_worker_mode: str = "process"  # or "loopback": workers inside the local driver process
     checkpoint_interval_ms: int = 2000
     delivery_guarantee: str = "exactly-once"
     # An open transaction of a killed job blocks read_committed readers until it is
@@ -60,6 +61,9 @@ class Settings:
     metrics_interval_s: float = 5.0  # how often each task writes to `pipeline-metrics`
     consumer_group: str = "lepton-scoring"
     jvm_heap_mb: int = 768
+    # How long a card's applied transactions are remembered, so that a replay after a
+    # failure (from the last checkpoint) counts nothing twice: longer than any outage.
+    replay_horizon_s: int = 7 * 86_400
     retry_attempts: int = 8
     retry_base_s: float = 0.2
     model_config_variant: str = "cpu"

@@ -49,7 +49,7 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
     from lepton_stream.scoring.triton_client import TritonScorer
 
-    store = RedisWindowStore(settings.redis_url)
+    store = RedisWindowStore(settings.redis_url, replay_horizon_s=settings.replay_horizon_s)
     return ScoringPipeline([
         LabelStage(settings, store),
         ParseStage(settings),
