@@ -158,6 +158,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return job_main(argv)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from lepton_stream.bench.run import BenchOptions, run_bench
+
+    opts = BenchOptions(events=args.events, parallelism=tuple(int(p) for p in args.parallelism.split(",")),
+                        rates=tuple(float(r) for r in args.rates.split(",")), duration_s=args.duration,
+                        skip=set(filter(None, args.skip.split(","))), out=Path(args.out))
+    run_bench(opts)
+    print(opts.out.with_suffix(".md").read_text())
+    print(f"written to {opts.out} and {opts.out.with_suffix('.md')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logs.configure()
     argv = sys.argv[1:] if argv is None else argv
@@ -216,6 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--startup", default="group", help="group | earliest | latest | timestamp:<ms>")
     p.add_argument("--bounded", action="store_true", help="stop at the offsets present at start")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("bench", help="throughput (Flink job vs consumer loop), latency at fixed rates, memory: "
+                                     "on its own stack, JSON + summary in benchmarks/results/")
+    p.add_argument("--events", type=int, default=60_000, help="backlog for the saturation runs")
+    p.add_argument("--parallelism", default="1,2", help="Flink parallelism values to run at saturation")
+    p.add_argument("--rates", default="1000,5000", help="fixed rates (events/s); 50%% of saturation is added")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds per fixed rate")
+    p.add_argument("--skip", default="", help="comma list of: saturation, latency, knobs, memory")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "benchmarks/results/pipeline.json"))
+    p.set_defaults(fn=cmd_bench)
     feats = sub.add_parser("features", help="online feature store tasks").add_subparsers(dest="f_cmd", required=True)
     p = feats.add_parser("load-profiles", help="load credit profiles (a simulate *.customers.parquet) into Redis")
     p.add_argument("customers")

@@ -8,8 +8,10 @@ Each view (card, terminal) keeps per entity, in one Redis Cluster slot
   at the head (`t<kind><w>`), and for cards the latest transaction (`last_*`);
 - `idx`  sorted set of the buckets present, so a script finds the buckets that
   enter or leave a window with one range query instead of scanning the hash;
-- `seen:<day>`  hash tx_id -> the answer the transaction got when first
-  applied (its day's key: replays find it, and it expires as a whole).
+- `seen:<period>`  hash tx_id -> the answer the transaction got when first
+  applied (its period's key: replays find it, and it expires as a whole; a
+  day for cards, a week for terminals, whose few events a day would otherwise
+  pay a key's overhead each).
 
 So an in-order event costs O(windows) small commands, whatever the entity's
 history: the running totals move with the head (entering buckets added,
@@ -22,6 +24,9 @@ from __future__ import annotations
 from lepton_stream.features.definitions import MultiWindowView
 
 DAY_MS = 86_400_000
+# How many days of transactions share one `seen` hash (see above).
+CARD_SEEN_PERIOD_MS = DAY_MS
+TERMINAL_SEEN_PERIOD_MS = 7 * DAY_MS
 
 
 def _offsets(view: MultiWindowView) -> tuple[list[int], int]:
@@ -227,7 +232,7 @@ _LABEL_BODY = """
 local win, idx = KEYS[1], KEYS[2]
 local days, tried = redis.call('ZRANGE', idx, 0, -1), {{}}
 for i = #days, 1, -1 do
-  local day = math.floor(tonumber(days[i]) / {day_buckets})
+  local day = math.floor(tonumber(days[i]) / {period_buckets})
   if not tried[day] then
     tried[day] = true
     local key = ARGV[3] .. day
@@ -267,4 +272,4 @@ def terminal_script(view: MultiWindowView) -> str:
 
 
 def label_script(view: MultiWindowView) -> str:
-    return _lib(view, ("c", "f")) + _LABEL_BODY.format(day_buckets=DAY_MS // view.bucket_ms)
+    return _lib(view, ("c", "f")) + _LABEL_BODY.format(period_buckets=TERMINAL_SEEN_PERIOD_MS // view.bucket_ms)

@@ -2,16 +2,16 @@
 
 Key layout (`{...}` are Redis Cluster hash tags: each script touches one slot;
 the scripts and the meaning of each field are in `redis_lua.py`):
-- `lepton:{c:<card_id>}:win`, `:idx`, `:seen:<day>`  the card's hour buckets
+- `lepton:{c:<card_id>}:win`, `:idx`, `:seen:<period>`  the card's hour buckets
   (count, cents), running window totals, latest transaction, bucket index, and
   the answer each transaction got (replays get it again and change nothing);
 - `lepton:{c:<card_id>}:profile`  the credit profile (reference data, no expiry);
-- `lepton:{t:<terminal_id>}:win`, `:idx`, `:seen:<day>`  the same for terminals
+- `lepton:{t:<terminal_id>}:win`, `:idx`, `:seen:<period>`  the same for terminals
   (count, labelled frauds); `seen` also tells a label its transaction's bucket;
 - `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
   applied when it arrives (a label is never lost).
 Window keys expire `view.ttl_s` after their last write and old buckets are
-pruned as the head moves; a card's `seen` days expire after the replay horizon
+pruned as the head moves; a card's `seen` periods expire after the replay horizon
 (`Settings.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
 Every batch is one pipelined round trip; the scripts are idempotent by tx_id,
 so a batch is simply sent again after a failure or a Redis restart.
@@ -28,7 +28,14 @@ import numpy as np
 import redis
 from hiredis import pack_command
 
-from lepton_stream.feature_store.redis_lua import DAY_MS, card_script, label_script, terminal_script
+from lepton_stream.feature_store.redis_lua import (
+    CARD_SEEN_PERIOD_MS,
+    DAY_MS,
+    TERMINAL_SEEN_PERIOD_MS,
+    card_script,
+    label_script,
+    terminal_script,
+)
 from lepton_stream.features.aggregates import Aggregates
 from lepton_stream.features.definitions import (
     CARD_WINDOWS,
@@ -124,11 +131,11 @@ class RedisWindowStore:
         for t in txs:
             c = f"lepton:{{c:{t.card_id}}}:"
             term = f"lepton:{{t:{t.terminal_id}}}:"
-            day = t.ts_ms // DAY_MS
-            calls.append(("card", ([c + "win", c + "idx", f"{c}seen:{day}", c + "profile"],
+            calls.append(("card", ([c + "win", c + "idx", f"{c}seen:{t.ts_ms // CARD_SEEN_PERIOD_MS}", c + "profile"],
                                    [t.tx_id, t.ts_ms // cw.bucket_ms, t.amount_cents, t.ts_ms, repr(float(t.x)),
                                     repr(float(t.y)), card_ttl, seen_ttl])))
-            calls.append(("terminal", ([term + "win", term + "idx", f"{term}seen:{day}", term + "pending"],
+            term_seen = f"{term}seen:{t.ts_ms // TERMINAL_SEEN_PERIOD_MS}"
+            calls.append(("terminal", ([term + "win", term + "idx", term_seen, term + "pending"],
                                        [t.tx_id, t.ts_ms // tw.bucket_ms, term_ttl])))
         replies = self._run(calls)
         n, nc, nt, npf = len(txs), len(cw.windows_days), len(tw.windows_days), len(PROFILE_FIELDS)

@@ -35,6 +35,7 @@ class MetricsStage:
         self.batch_sizes: list[int] = []
         self.latencies_ms: list[int] = []
         self.offsets: dict[tuple[str, int], int] = {}
+        self.stage_s: dict[str, float] = {}
 
     def __call__(self, batch: Batch) -> Batch:
         topics = self.settings.topics
@@ -51,6 +52,8 @@ class MetricsStage:
             elif out.topic == topics.dlq:
                 self.dlq += 1
         self.labels += batch.labels_applied + batch.labels_pending
+        for stage, seconds in batch.stage_s.items():
+            self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
         if batch.scores is not None:
             now_ms = time.time_ns() // 1_000_000
             self.latencies_ms += [now_ms - t.ts_ms for t in batch.valid]
@@ -73,6 +76,9 @@ class MetricsStage:
                 f"p{q}": float(np.percentile(lat, q)) for q in (50, 95, 99)},
             "batches": len(sizes), "batch_size": {"mean": float(sizes.mean()), "max": int(sizes.max())},
             "lag": self.lag(self.offsets) if self.lag else None,
+            # Seconds this task spent in each stage during the window; the rest of the
+            # window is time outside the pipeline (waiting for input, Flink's own work).
+            "stage_s": {k: round(v, 4) for k, v in self.stage_s.items()},
             "schema_version": 1,
         }
         return json.dumps(body, separators=(",", ":")).encode()
