@@ -152,9 +152,20 @@ def cmd_train(train_args: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    argv = ["--startup", args.startup] + (["--bounded"] if args.bounded else [])
+    if args.submit:
+        import os
+        import subprocess
+
+        from lepton_stream.stack.flink_cluster import flink_home, submit_command
+
+        s = _settings(args)
+        cmd = submit_command(s, args.submit, args.startup, args.bounded, detached=True,
+                             flink=os.environ.get("FLINK_CLI", str(flink_home() / "bin" / "flink")))
+        print("$ " + " ".join(cmd), file=sys.stderr)
+        return subprocess.call(cmd, env={**os.environ, **s.to_env()})
     from stream_jobs.scoring_job import main as job_main
 
-    argv = ["--startup", args.startup] + (["--bounded"] if args.bounded else [])
     return job_main(argv)
 
 
@@ -224,9 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train", help="train + evaluate the fraud and credit models (torch), export ONNX",
                        add_help=False)
     p.add_argument("train_args", nargs="*", help="see `lepton-stream train --help`")
-    p = sub.add_parser("run", help="run the scoring job (PyFlink, local MiniCluster)")
+    p = sub.add_parser("run", help="run the scoring job (PyFlink, local MiniCluster), or submit it to a cluster")
     p.add_argument("--startup", default="group", help="group | earliest | latest | timestamp:<ms>")
     p.add_argument("--bounded", action="store_true", help="stop at the offsets present at start")
+    p.add_argument("--submit", metavar="HOST:PORT", help="submit with `flink run -py` to the Flink cluster whose "
+                   "JobManager REST endpoint this is (detached; $FLINK_CLI picks the flink command)")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("bench", help="throughput (Flink job vs consumer loop), latency at fixed rates, memory: "
                                      "on its own stack, JSON + summary in benchmarks/results/")
