@@ -35,68 +35,68 @@ def _offsets(view: MultiWindowView) -> tuple[list[int], int]:
     return [view.bounds(0, d)[0] for d in view.windows_days], hi
 
 
+# Written for the Lua 5.1 interpreter inside Redis, where every table, closure and
+# string built per call costs: totals are one flat array T[(w - 1) * NK + k],
+# field names and window offsets are literals generated from the view.
 _LIB = """
-local NW = {nw}
+local NW, NK, HI, WIDEST, DAYB = {nw}, 2, {hi}, {widest}, {day_buckets}
 local LO = {{{lo}}}
-local HI = {hi}
-local KINDS = {{{kinds}}}
-local NK = #KINDS
-local WIDEST = {widest}
-local DAYB = {day_buckets}
-
-local function zeros() local t = {{}} for k = 1, NK do t[k] = 0 end return t end
+local KP = {{{prefixes}}}
+local LOAD = {{'h', {totals}{extra}}}
+local NT = NW * NK
+local NOSUM = {nosum}  -- the second kind is not a sum that always comes with a count
 
 -- Adds to acc[k] the sum of kind k over the buckets in [lo, hi].
 local function range_sum(win, idx, lo, hi, acc)
   if lo > hi then return end
   local bs = redis.call('ZRANGEBYSCORE', idx, lo, hi)
-  if #bs == 0 then return end
+  local n = #bs
+  if n == 0 then return end
   local fields = {{}}
-  for i = 1, #bs do for k = 1, NK do fields[#fields + 1] = KINDS[k] .. ':' .. bs[i] end end
+  for i = 1, n do fields[2 * i - 1] = KP[1] .. bs[i]; fields[2 * i] = KP[2] .. bs[i] end
   local vals = redis.call('HMGET', win, unpack(fields))
-  local j = 1
-  for i = 1, #bs do for k = 1, NK do acc[k] = acc[k] + (tonumber(vals[j]) or 0); j = j + 1 end end
+  for i = 1, n do
+    acc[1] = acc[1] + (tonumber(vals[2 * i - 1]) or 0)
+    acc[2] = acc[2] + (tonumber(vals[2 * i]) or 0)
+  end
 end
 
-local function total_fields()
-  local f = {{}}
-  for w = 1, NW do for k = 1, NK do f[#f + 1] = 't' .. KINDS[k] .. w end end
-  return f
-end
-local TOTALS = total_fields()
-
--- The running totals at head `h` (nil: a new or expired entity) moved to head b >= h.
-local function advance(win, idx, h, b, stored)
+-- The running totals at head h (nil: a new or expired entity) moved to head b >= h.
+local function advance(win, idx, h, b, v)
   local T = {{}}
   if h == nil then
-    for w = 1, NW do T[w] = zeros(); range_sum(win, idx, b + LO[w], b + HI, T[w]) end
+    for w = 1, NW do
+      local acc = {{0, 0}}
+      range_sum(win, idx, b + LO[w], b + HI, acc)
+      T[2 * w - 1], T[2 * w] = acc[1], acc[2]
+    end
     return T
   end
-  -- Ranges (entering, then leaving per window) and their buckets, read with one HMGET.
-  local ranges, fields = {{}}, {{}}
-  local function collect(lo, hi, sign, w)
-    if lo > hi then return end
-    local bs = redis.call('ZRANGEBYSCORE', idx, lo, hi)
-    if #bs == 0 then return end
-    ranges[#ranges + 1] = {{n = #bs, sign = sign, w = w, bs = bs}}
-    for i = 1, #bs do for k = 1, NK do fields[#fields + 1] = KINDS[k] .. ':' .. bs[i] end end
+  for j = 1, NT do T[j] = tonumber(v[j + 1]) or 0 end
+  if b == h then return T end
+  -- Buckets entering (with a delay; without one nothing lies above the head) and
+  -- leaving each window, their values read with one HMGET.
+  local los, his = {{}}, {{}}
+  if HI ~= 0 then los[NW + 1], his[NW + 1] = h + HI + 1, b + HI end
+  for w = 1, NW do los[w], his[w] = h + LO[w], b + LO[w] - 1 end
+  local found, fields, owner = {{}}, {{}}, {{}}
+  for w = 1, NW + 1 do
+    if los[w] and los[w] <= his[w] then
+      local bs = redis.call('ZRANGEBYSCORE', idx, los[w], his[w])
+      for i = 1, #bs do
+        fields[#fields + 1] = KP[1] .. bs[i]; fields[#fields + 1] = KP[2] .. bs[i]
+        owner[#owner + 1] = w
+      end
+    end
   end
-  -- With no delay (HI = 0) nothing lies above the head, so nothing enters but the event.
-  if HI ~= 0 then collect(h + HI + 1, b + HI, 1, 0) end
-  for w = 1, NW do collect(h + LO[w], b + LO[w] - 1, -1, w) end
-  local j = 1
-  for w = 1, NW do T[w] = {{}} for k = 1, NK do T[w][k] = tonumber(stored[j]) or 0; j = j + 1 end end
   if #fields == 0 then return T end
   local vals = redis.call('HMGET', win, unpack(fields))
-  j = 1
-  for r = 1, #ranges do
-    local rg = ranges[r]
-    for i = 1, rg.n do
-      for k = 1, NK do
-        local v = (tonumber(vals[j]) or 0) * rg.sign
-        j = j + 1
-        if rg.w == 0 then for w = 1, NW do T[w][k] = T[w][k] + v end else T[rg.w][k] = T[rg.w][k] + v end
-      end
+  for i = 1, #owner do
+    local c, s, w = tonumber(vals[2 * i - 1]) or 0, tonumber(vals[2 * i]) or 0, owner[i]
+    if w > NW then
+      for x = 1, NW do T[2 * x - 1] = T[2 * x - 1] + c; T[2 * x] = T[2 * x] + s end
+    else
+      T[2 * w - 1] = T[2 * w - 1] - c; T[2 * w] = T[2 * w] - s
     end
   end
   return T
@@ -105,9 +105,10 @@ end
 -- Adds v of kind k in bucket b: to the bucket, and to each total whose window (at head h) holds b.
 local function add(win, idx, T, h, b, k, v)
   if v == 0 then return end
-  if redis.call('HINCRBY', win, KINDS[k] .. ':' .. b, v) == v then redis.call('ZADD', idx, b, b) end
+  -- A new bucket joins the index (a card's sum arrives with its count: one ZADD).
+  if redis.call('HINCRBY', win, KP[k] .. b, v) == v and (k == 1 or NOSUM) then redis.call('ZADD', idx, b, b) end
   for w = 1, NW do
-    if b >= h + LO[w] and b <= h + HI then T[w][k] = T[w][k] + v end
+    if b >= h + LO[w] and b <= h + HI then T[2 * w - 2 + k] = T[2 * w - 2 + k] + v end
   end
 end
 
@@ -115,8 +116,7 @@ end
 -- event: TTLs are days long) expiry is renewed, `seen` included, and old buckets pruned.
 local function save(win, idx, seen, T, h, old_h, b, ttl, seen_ttl, extra)
   local args = {{'h', h}}
-  local j = 1
-  for w = 1, NW do for k = 1, NK do args[#args + 1] = TOTALS[j]; args[#args + 1] = T[w][k]; j = j + 1 end end
+  for j = 1, NT do args[2 * j + 1] = LOAD[j + 1]; args[2 * j + 2] = T[j] end
   for i = 1, #extra do args[#args + 1] = extra[i] end
   redis.call('HSET', win, unpack(args))
   if old_h == nil or math.floor(b / DAYB) ~= math.floor(old_h / DAYB) then
@@ -128,45 +128,33 @@ local function save(win, idx, seen, T, h, old_h, b, ttl, seen_ttl, extra)
     local stale = redis.call('ZRANGEBYSCORE', idx, '-inf', edge)
     if #stale > 0 then
       local fields = {{}}
-      for i = 1, #stale do for k = 1, NK do fields[#fields + 1] = KINDS[k] .. ':' .. stale[i] end end
+      for i = 1, #stale do fields[2 * i - 1] = KP[1] .. stale[i]; fields[2 * i] = KP[2] .. stale[i] end
       redis.call('HDEL', win, unpack(fields))
       redis.call('ZREMRANGEBYSCORE', idx, '-inf', edge)
     end
   end
 end
 
--- The windows an event in bucket b sees: the totals when b is the head, else a direct sum.
+-- The windows an event in bucket b sees ("k1 w1..wn, k2 w1..wn"): the totals when b
+-- is the head, else a direct sum (a late event).
 local function answer(win, idx, T, h, b)
   local out = {{}}
-  for k = 1, NK do
+  if b == h then
+    for w = 1, NW do out[w] = T[2 * w - 1]; out[NW + w] = T[2 * w] end
+  else
     for w = 1, NW do
-      local v
-      if b == h then v = T[w][k] else
-        local acc = zeros(); range_sum(win, idx, b + LO[w], b + HI, acc); v = acc[k]
-      end
-      out[#out + 1] = string.format('%d', v)
+      local acc = {{0, 0}}
+      range_sum(win, idx, b + LO[w], b + HI, acc)
+      out[w], out[NW + w] = acc[1], acc[2]
     end
   end
   return table.concat(out, ',')
 end
 
-local function as_totals(stored)
-  local T, j = {{}}, 1
-  for w = 1, NW do T[w] = {{}} for k = 1, NK do T[w][k] = tonumber(stored[j]) or 0; j = j + 1 end end
+local function as_totals(v)
+  local T = {{}}
+  for j = 1, NT do T[j] = tonumber(v[j + 1]) or 0 end
   return T
-end
-
--- Loads the head and totals; returns h (or nil), the stored totals, and extra fields asked for.
-local function load(win, extra)
-  local f = {{'h'}}
-  for i = 1, #TOTALS do f[#f + 1] = TOTALS[i] end
-  for i = 1, #extra do f[#f + 1] = extra[i] end
-  local v = redis.call('HMGET', win, unpack(f))
-  local stored = {{}}
-  for i = 1, #TOTALS do stored[i] = v[i + 1] end
-  local rest = {{}}
-  for i = 1, #extra do rest[i] = v[#TOTALS + 1 + i] end
-  return tonumber(v[1]), stored, rest
 end
 """
 
@@ -184,10 +172,12 @@ local done = redis.call('HGET', KEYS[3], ARGV[1])
 if done then return done .. '|' .. profile() end
 local win, idx = KEYS[1], KEYS[2]
 local b = tonumber(ARGV[2])
-local old_h, stored, last = load(win, {{'last_ts', 'last_x', 'last_y'}})
+local v = redis.call('HMGET', win, unpack(LOAD))
+local old_h = tonumber(v[1])
+local last = {{v[NT + 2], v[NT + 3], v[NT + 4]}}
 local h, T
-if old_h == nil or b >= old_h then h = b; T = advance(win, idx, old_h, b, stored)
-else h = old_h; T = as_totals(stored) end
+if old_h == nil or b >= old_h then h = b; T = advance(win, idx, old_h, b, v)
+else h = old_h; T = as_totals(v) end
 add(win, idx, T, h, b, 1, 1)
 add(win, idx, T, h, b, 2, tonumber(ARGV[3]))
 local prev = (last[1] or '') .. ',' .. (last[2] or '') .. ',' .. (last[3] or '')
@@ -212,10 +202,11 @@ if done then
 end
 local win, idx = KEYS[1], KEYS[2]
 local b = tonumber(ARGV[2])
-local old_h, stored = load(win, {{}})
+local v = redis.call('HMGET', win, unpack(LOAD))
+local old_h = tonumber(v[1])
 local h, T
-if old_h == nil or b >= old_h then h = b; T = advance(win, idx, old_h, b, stored)
-else h = old_h; T = as_totals(stored) end
+if old_h == nil or b >= old_h then h = b; T = advance(win, idx, old_h, b, v)
+else h = old_h; T = as_totals(v) end
 add(win, idx, T, h, b, 1, 1)
 local labelled = redis.call('HDEL', KEYS[4], ARGV[1]) == 1
 if labelled then add(win, idx, T, h, b, 2, 1) end
@@ -240,9 +231,10 @@ for i = #days, 1, -1 do
     if m then
       if string.sub(m, -2) == '|L' then return 0 end
       local tb = tonumber(string.sub(m, 1, string.find(m, '|', 1, true) - 1))
-      local h, stored = load(win, {{}})
+      local v = redis.call('HMGET', win, unpack(LOAD))
+      local h = tonumber(v[1])
       local T
-      if h == nil then h = tb; T = advance(win, idx, nil, tb, stored) else T = as_totals(stored) end
+      if h == nil then h = tb; T = advance(win, idx, nil, tb, v) else T = as_totals(v) end
       add(win, idx, T, h, tb, 2, 1)
       save(win, idx, nil, T, h, h, h, ARGV[2], 0, {{}})
       redis.call('HSET', key, ARGV[1], m .. '|L')
@@ -256,15 +248,18 @@ return 2
 """
 
 
-def _lib(view: MultiWindowView, kinds: tuple[str, str]) -> str:
+def _lib(view: MultiWindowView, kinds: tuple[str, str], extra: tuple[str, ...] = ()) -> str:
     lo, hi = _offsets(view)
-    widest = lo.index(min(lo)) + 1
-    return _LIB.format(nw=len(view.windows_days), lo=", ".join(map(str, lo)), hi=hi, widest=widest,
-                       day_buckets=DAY_MS // view.bucket_ms, kinds=", ".join(f"'{k}'" for k in kinds))
+    totals = [f"t{k}{w}" for w in range(1, len(lo) + 1) for k in kinds]
+    return _LIB.format(nw=len(lo), lo=", ".join(map(str, lo)), hi=hi, widest=lo.index(min(lo)) + 1,
+                       day_buckets=DAY_MS // view.bucket_ms, prefixes=", ".join(f"'{k}:'" for k in kinds),
+                       totals=", ".join(f"'{t}'" for t in totals), extra="".join(f", '{f}'" for f in extra),
+                       nosum="false" if kinds[1] == "s" else "true")
 
 
 def card_script(view: MultiWindowView, profile_fields: tuple[str, ...]) -> str:
-    return _lib(view, ("c", "s")) + _CARD_BODY.format(profile_fields=", ".join(f"'{f}'" for f in profile_fields))
+    fields = ", ".join(f"'{f}'" for f in profile_fields)
+    return _lib(view, ("c", "s"), ("last_ts", "last_x", "last_y")) + _CARD_BODY.format(profile_fields=fields)
 
 
 def terminal_script(view: MultiWindowView) -> str:
