@@ -62,6 +62,7 @@ class LabelFacts:
     terminal_id: str
 
 
+_CHUNK = 256  # scripts per write: see `_run`
 _EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma list
 
 
@@ -92,18 +93,20 @@ class RedisWindowStore:
         redis-py's pipeline object, whose per-command bookkeeping cost more than
         the scripts themselves at batch sizes in the thousands."""
         for attempt in (0, 1):
-            packed = b"".join(pack_command(("EVALSHA", self._sha[name], len(keys), *keys, *args))
-                              for name, (keys, args) in calls)
             conn = self._redis.connection_pool.get_connection()
+            replies, error = [], None
             try:
-                conn.send_packed_command([packed], check_health=False)
-                replies, error = [], None
-                for _ in calls:
-                    try:
-                        replies.append(conn.read_response())
-                    except redis.exceptions.ResponseError as exc:
-                        error = error or exc
-                        replies.append(None)
+                # In chunks, each sent before the previous one's replies are read: the
+                # scripts of one chunk run while this process packs the next.
+                pending = 0
+                for start in range(0, len(calls), _CHUNK):
+                    chunk = calls[start:start + _CHUNK]
+                    conn.send_packed_command([b"".join(
+                        pack_command(("EVALSHA", self._sha[name], len(keys), *keys, *args))
+                        for name, (keys, args) in chunk)], check_health=False)
+                    error = self._read(conn, pending, replies) or error
+                    pending = len(chunk)
+                error = self._read(conn, pending, replies) or error
             except BaseException:
                 conn.disconnect()  # unread replies would be mistaken for the next batch's
                 raise
@@ -116,6 +119,17 @@ class RedisWindowStore:
             for body in self._scripts.values():
                 self._redis.script_load(body)
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _read(conn, n: int, replies: list) -> Exception | None:
+        error = None
+        for _ in range(n):
+            try:
+                replies.append(conn.read_response())
+            except redis.exceptions.ResponseError as exc:
+                error = error or exc
+                replies.append(None)
+        return error
 
     def apply_transactions(self, txs: Sequence[TxFacts]) -> Aggregates:
         """Apply each transaction once (by tx_id) to its card and terminal, and
