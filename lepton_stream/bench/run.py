@@ -23,6 +23,7 @@ class BenchOptions:
     rates: tuple[float, ...] = (1_000, 5_000)  # fixed rates, plus 50 % of the best Flink saturation
     duration_s: float = 20.0  # per fixed rate
     bundle_times_ms: tuple[int, ...] = (10, 200)  # bundle-time trade-off at 5,000/s, beside the default
+    arrow_batch_sizes: tuple[int, ...] = (500,)  # Arrow batch trade-off at saturation, beside the default
     memory_cards: int = 2_000
     skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, memory
     out: Path = RESULTS / "pipeline.json"
@@ -42,6 +43,13 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
                 sat["flink"][f"p{p}"] = r = saturation.run_flink(s, events, tag=f"flink-p{p}", parallelism=p)
                 say(f"  {r['events_per_s']:,}/s")
                 best = max(best, r["events_per_s"])
+            if "knobs" not in opts.skip:
+                for ab in opts.arrow_batch_sizes:
+                    p = max(opts.parallelism)
+                    say(f"saturation: Flink job, parallelism {p}, Arrow batch {ab} ...")
+                    sat["flink"][f"p{p}-arrow{ab}"] = r = saturation.run_flink(
+                        s, events, tag=f"flink-p{p}-a{ab}", parallelism=p, arrow_batch_size=ab)
+                    say(f"  {r['events_per_s']:,}/s")
             say("saturation: plain consumer loop ...")
             sat["loop"] = saturation.run_loop(s, events)
             say(f"  {sat['loop']['events_per_s']:,}/s")
@@ -81,7 +89,8 @@ def summarize(r: dict) -> str:
                   "| runner | events/s | median RSS MB | time share |", "| --- | ---: | ---: | --- |"]
         for f in sat["flink"].values():
             share = ", ".join(f"{k} {v:.0%}" for k, v in f["time_share_per_task"].items())
-            lines.append(f"| Flink job, parallelism {f['parallelism']} | {f['events_per_s']:,} | "
+            lines.append(f"| Flink job, parallelism {f['parallelism']}, Arrow batch {f['arrow_batch_size']:,} | "
+                         f"{f['events_per_s']:,} | "
                          f"{f['median_rss_mb']:,} | {share} |")
         lp = sat["loop"]
         share = ", ".join(f"{k} {v:.0%}" for k, v in lp["time_share"].items())
