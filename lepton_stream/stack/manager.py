@@ -15,6 +15,7 @@ from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.stack import processes
+from lepton_stream.stack.exporter import StackExporter
 from lepton_stream.stack.kafka_broker import KafkaBroker
 from lepton_stream.stack.processes import StackError
 from lepton_stream.stack.redis_server import RedisServer
@@ -23,7 +24,9 @@ from lepton_stream.stack.triton_server import TritonServer
 
 log = logs.get("lepton.stack")
 
-SERVICES: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
+# The parts the exporter probes; the exporter itself starts last (issue 6).
+PROBED: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
+SERVICES: tuple[Service, ...] = (*PROBED, StackExporter())
 
 
 @dataclass
@@ -60,7 +63,7 @@ def up(s: Settings, only: list[str] | None = None) -> list[str]:
     state = _load(s)
     unknown = set(only or []) - {svc.name for svc in SERVICES}
     if unknown:
-        raise StackError(", ".join(sorted(unknown)), "no such part (kafka, redis, triton)")
+        raise StackError(", ".join(sorted(unknown)), "no such part (kafka, redis, triton, exporter)")
     todo = [svc for svc in SERVICES
             if (only is None or svc.name in only)
             and not (svc.name in state and processes.pid_alive(state[svc.name]["pid"]))]

@@ -1,0 +1,66 @@
+"""Start the Prometheus HTTP endpoint of a process, and tell a local Prometheus where it is.
+
+One job can run several Python workers (parallelism > 1, or PyFlink's
+process mode), each its own process with its own counters. They must not
+share one port, and prometheus-client's multiprocess mode (a shared mmap
+folder, cleaned by whoever starts the workers) does not fit workers that
+Flink starts and restarts. So each process takes the first free port of
+`base, base+1, ... base+span-1` and writes a Prometheus file_sd target file
+`<home>/run/prometheus/targets/<role>-<pid>.json` naming it, removed when the
+process exits; the local Prometheus config (observability/prometheus_config.py)
+reads those files. On Kubernetes/compose each worker is its own pod/container
+and the base port is enough.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+from pathlib import Path
+
+from prometheus_client import start_http_server
+
+from lepton_stream import logs
+from lepton_stream.config import Settings
+from lepton_stream.observability.metrics import PROCESS
+
+log = logs.get("lepton.metrics")
+_started: dict[str, int] = {}  # role -> port, per process: open() may run once per UDF instance
+
+
+def targets_dir(s: Settings) -> Path:
+    return s.run_dir / "prometheus" / "targets"
+
+
+def start_exporter(s: Settings, role: str, base_port: int, span: int | None = None) -> int | None:
+    """Serve this process's metrics on the first free port from `base_port`; returns
+    it, or None when every port of the span is taken (metrics must never stop the job)."""
+    if role in _started:
+        return _started[role]
+    span = s.metrics_port_span if span is None else span
+    for port in range(base_port, base_port + max(1, span)):
+        try:
+            start_http_server(port, addr=s.host)
+        except OSError:
+            continue
+        _started[role] = port
+        PROCESS.info({"role": role, "pid": str(os.getpid())})
+        _write_target(s, role, port)
+        log.info("metrics exporter listening", extra={"role": role, "port": port})
+        return port
+    log.warning("no free metrics port, not exporting", extra={"role": role, "ports": f"{base_port}+{span}"})
+    return None
+
+
+def _write_target(s: Settings, role: str, port: int) -> None:
+    path = targets_dir(s) / f"{role}-{os.getpid()}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([{"targets": [f"{s.host}:{port}"], "labels": {"role": role}}]))
+        tmp.replace(path)
+    except OSError as exc:  # a read-only home: the port is still served, only discovery is lost
+        log.warning("cannot write Prometheus target file", extra={"path": str(path), "error": str(exc)})
+        return
+    atexit.register(lambda: path.unlink(missing_ok=True))
