@@ -46,14 +46,14 @@ def start_exporter(s: Settings, role: str, base_port: int, span: int | None = No
             continue
         _started[role] = port
         PROCESS.info({"role": role, "pid": str(os.getpid())})
-        _write_target(s, role, port)
+        write_target(s, role, port)
         log.info("metrics exporter listening", extra={"role": role, "port": port})
         return port
     log.warning("no free metrics port, not exporting", extra={"role": role, "ports": f"{base_port}+{span}"})
     return None
 
 
-def _write_target(s: Settings, role: str, port: int) -> None:
+def write_target(s: Settings, role: str, port: int) -> None:
     path = targets_dir(s) / f"{role}-{os.getpid()}.json"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
