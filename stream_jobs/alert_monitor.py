@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 from typing import Any
@@ -36,7 +37,18 @@ from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.observability import metrics as m
 from lepton_stream.observability.exporter import write_target
-from lepton_stream.oncall.detection import SCORE_BINS, Page, detect, latency_breach, minute_of, score_bin
+from lepton_stream.oncall.detection import (
+    SCORE_BINS,
+    Page,
+    baseline_minutes,
+    detect,
+    latency_breach,
+    minute_of,
+    per_minute,
+    pooled_histogram,
+    score_bin,
+    total_variation,
+)
 from lepton_stream.oncall.snapshot import build_snapshot, parse_alert, render_html, split_key
 
 RETENTION_MIN = 120
@@ -122,7 +134,11 @@ def create_app(s: Settings) -> faust.App:
             hist_t[f"{minute}|{part}"] = hist
             m.MONITOR_ALERTS.labels(sev).inc()
             rate, hists = rate_and_hists(minute)
+            base = baseline_minutes(minute, s.baseline_minutes)
             m.MONITOR_ALERT_RATE.set(rate.get(minute - 1, 0))
+            m.MONITOR_BASELINE_RATE.set(statistics.median(per_minute(rate, base)))
+            m.MONITOR_SCORE_DRIFT.set(total_variation(hists.get(minute, [0] * SCORE_BINS),
+                                                      pooled_histogram(hists, base)))
             for page in detect(minute, rate, hists, baseline_n=s.baseline_minutes, factor=s.spike_factor,
                                min_alerts=s.spike_min_alerts, drift_threshold=s.drift_threshold):
                 await send_page(page)

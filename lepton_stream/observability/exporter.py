@@ -36,7 +36,8 @@ def targets_dir(s: Settings) -> Path:
 def start_exporter(s: Settings, role: str, base_port: int, span: int | None = None) -> int | None:
     """Serve this process's metrics on the first free port from `base_port`; returns
     it, or None when every port of the span is taken (metrics must never stop the job)."""
-    if role in _started:
+    if role in _started:  # a second pipeline in this process (or another home in tests)
+        write_target(s, role, _started[role])
         return _started[role]
     span = s.metrics_port_span if span is None else span
     for port in range(base_port, base_port + max(1, span)):
@@ -55,6 +56,8 @@ def start_exporter(s: Settings, role: str, base_port: int, span: int | None = No
 
 def write_target(s: Settings, role: str, port: int) -> None:
     path = targets_dir(s) / f"{role}-{os.getpid()}.json"
+    if path.exists():
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -64,3 +67,16 @@ def write_target(s: Settings, role: str, port: int) -> None:
         log.warning("cannot write Prometheus target file", extra={"path": str(path), "error": str(exc)})
         return
     atexit.register(lambda: path.unlink(missing_ok=True))
+
+
+def prune_targets(s: Settings) -> list[Path]:
+    """Remove the target files of processes that are gone (a SIGKILL skips atexit)."""
+    from lepton_stream.stack.processes import pid_alive
+
+    removed = []
+    for path in targets_dir(s).glob("*-*.json"):
+        pid = path.stem.rpartition("-")[2]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

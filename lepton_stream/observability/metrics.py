@@ -74,6 +74,17 @@ MONITOR_PIPELINE_P99 = Gauge("lepton_monitor_pipeline_latency_p99_seconds",
 PROCESS = Info("lepton_process", "What this Lepton process is")
 
 
+# Triton's own metrics (its :8002 endpoint) that rules and dashboards use.
+TRITON_METRICS = frozenset({
+    "nv_inference_request_success", "nv_inference_request_failure", "nv_inference_count",
+    "nv_inference_pending_request_count",
+    "nv_inference_exec_count", "nv_inference_request_duration_us", "nv_inference_queue_duration_us",
+    "nv_inference_compute_input_duration_us", "nv_inference_compute_infer_duration_us",
+    "nv_inference_compute_output_duration_us", "nv_gpu_utilization", "nv_gpu_memory_used_bytes",
+    "nv_cpu_utilization", "nv_cpu_memory_used_bytes",
+})
+
+
 def observe_many(hist: Histogram, values: Iterable[float] | np.ndarray, **labels: str) -> None:
     """Observe a whole batch at once. Calling `observe()` per event costs a lock
     and a bucket search each (~2-3 us): at tens of thousands of events a second
