@@ -119,3 +119,22 @@ def test_exporter_takes_the_next_port_when_its_base_is_taken(tmp_path):
     (target,) = exporter.targets_dir(s).glob("unit-test-*.json")
     assert json.loads(target.read_text())[0]["targets"] == [f"127.0.0.1:{port}"]
     assert np.isfinite(_value("lepton_process_info", role="unit-test", pid=str(__import__("os").getpid())))
+
+
+def test_the_producer_meter_adds_only_what_is_new():
+    from types import SimpleNamespace
+
+    from lepton_stream.observability.producer import ProducerMeter
+
+    meter = ProducerMeter("unit-topic")
+    before = _value("lepton_producer_delivered_total"), _value("lepton_producer_ack_latency_seconds_count")
+    report = SimpleNamespace(sent=10, delivered=8, errors=0, target_rate=100.0)
+    latencies = [0.001] * 8
+    meter.update(report, latencies)
+    report.sent, report.delivered = 20, 18
+    latencies += [0.002] * 10
+    meter.update(report, latencies)
+    assert _value("lepton_producer_sent_total", topic="unit-topic") == 20
+    assert _value("lepton_producer_delivered_total") - before[0] == 18
+    assert _value("lepton_producer_ack_latency_seconds_count") - before[1] == 18
+    assert _value("lepton_producer_target_rate_events_per_second") == 100.0
