@@ -9,6 +9,7 @@ carries its evidence so that whoever reads it needs no other tool to see why.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -23,6 +24,11 @@ def minute_of(ts_ms: int) -> int:
 
 def score_bin(score: float) -> int:
     return min(SCORE_BINS - 1, max(0, int(float(score) * SCORE_BINS)))
+
+
+def hhmm(minute: int) -> str:
+    """An epoch minute as people read it in a page."""
+    return time.strftime("%H:%M UTC", time.gmtime(minute * 60))
 
 
 def baseline_minutes(current: int, n: int) -> list[int]:
@@ -58,7 +64,7 @@ def rate_spike(minute: int, current: int, baseline: Sequence[int], factor: float
     if current < min_alerts or current < bar:
         return None
     return Page("alert_rate_spike", minute,
-                f"{current} risk alerts in minute {minute}, {current / max(median, 1.0):.1f}x the median of "
+                f"{current} risk alerts in minute {hhmm(minute)}, {current / max(median, 1.0):.1f}x the median of "
                 f"the previous {len(baseline)} minutes ({median:g})",
                 {"alerts": current, "baseline_median": median, "baseline": list(baseline), "factor": factor,
                  "threshold": bar, "min_alerts": min_alerts})
@@ -82,7 +88,7 @@ def score_drift(minute: int, current: Sequence[int], baseline: Sequence[int], th
     if tv < threshold:
         return None
     return Page("score_drift", minute,
-                f"fraud score distribution of minute {minute} moved {tv:.2f} (total variation) from the "
+                f"fraud score distribution of minute {hhmm(minute)} moved {tv:.2f} (total variation) from the "
                 f"baseline (threshold {threshold:g})",
                 {"total_variation": round(tv, 4), "threshold": threshold, "current": list(current),
                  "baseline": list(baseline), "bins": [round(i / SCORE_BINS, 1) for i in range(SCORE_BINS)]})
