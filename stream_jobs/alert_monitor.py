@@ -203,7 +203,14 @@ def main() -> int:
     m.PROCESS.info({"role": "monitor", "pid": str(os.getpid())})
     write_target(s, "monitor", s.monitor_port)  # the local Prometheus finds /metrics on the web port
     log.info("alert monitor starting", extra={"port": s.monitor_port, "broker": s.kafka_bootstrap})
-    worker = faust.Worker(app, loglevel="info", quiet=True)
+    # Faust (mode) replaces the logging setup when its worker starts: give it ours,
+    # so the monitor logs JSON lines like every other Lepton process.
+    json_logs = {"version": 1, "disable_existing_loggers": False,
+                 "formatters": {"json": {"()": "lepton_stream.logs.JsonFormatter"}},
+                 "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json",
+                                          "stream": "ext://sys.stderr"}},
+                 "root": {"level": "INFO", "handlers": ["default"]}}
+    worker = faust.Worker(app, loglevel="info", quiet=True, logging_config=json_logs)
     worker.execute_from_commandline()
     return 0
 
