@@ -65,7 +65,15 @@ def observe_lag(lag: dict[str, int] | None) -> None:
 
 
 def _field(value: bytes, name: str) -> str:
-    try:
+    """A top-level string field of a JSON record we wrote ourselves (compact JSON, see
+    schemas/outputs.py): a byte search, ~20x cheaper than parsing a whole alert."""
+    tag = b'"%s":"' % name.encode()
+    start = value.find(tag)
+    if start >= 0:
+        end = value.find(b'"', start + len(tag))
+        if end > 0:
+            return value[start + len(tag):end].decode(errors="replace") or "unknown"
+    try:  # not compact or not a string: parse
         return str(json.loads(value).get(name) or "unknown")
     except (ValueError, AttributeError):
         return "unknown"

@@ -138,3 +138,11 @@ def test_the_producer_meter_adds_only_what_is_new():
     assert _value("lepton_producer_delivered_total") - before[0] == 18
     assert _value("lepton_producer_ack_latency_seconds_count") - before[1] == 18
     assert _value("lepton_producer_target_rate_events_per_second") == 100.0
+
+
+def test_field_reads_compact_and_other_json():
+    from lepton_stream.observability.pipeline import _field
+
+    assert _field(b'{"a":1,"severity":"high","x":"y"}', "severity") == "high"
+    assert _field(b'{"severity": "low"}', "severity") == "low"  # spaces: parsed instead
+    assert _field(b"not json", "severity") == "unknown" and _field(b"{}", "error_code") == "unknown"
