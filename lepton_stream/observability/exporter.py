@@ -5,7 +5,7 @@ process mode), each its own process with its own counters. They must not
 share one port, and prometheus-client's multiprocess mode (a shared mmap
 folder, cleaned by whoever starts the workers) does not fit workers that
 Flink starts and restarts. So each process takes the first free port of
-`base, base+1, ... base+span-1` and writes a Prometheus file_sd target file
+`base, base+1, ...` (`span` ports, skipping the other roles' ports) and writes a Prometheus file_sd target file
 `<home>/run/prometheus/targets/<role>-<pid>.json` naming it, removed when the
 process exits; the local Prometheus config (observability/prometheus_config.py)
 reads those files. On Kubernetes/compose each worker is its own pod/container
@@ -40,7 +40,7 @@ def start_exporter(s: Settings, role: str, base_port: int, span: int | None = No
         write_target(s, role, _started[role])
         return _started[role]
     span = s.metrics_port_span if span is None else span
-    for port in range(base_port, base_port + max(1, span)):
+    for port in candidate_ports(s, base_port, span):
         try:
             start_http_server(port, addr=s.host)
         except OSError:
@@ -52,6 +52,21 @@ def start_exporter(s: Settings, role: str, base_port: int, span: int | None = No
         return port
     log.warning("no free metrics port, not exporting", extra={"role": role, "ports": f"{base_port}+{span}"})
     return None
+
+
+def candidate_ports(s: Settings, base_port: int, span: int) -> list[int]:
+    """`base_port` and the next ports, skipping the other processes' own ports
+    (9250 job, 9251 producer, 9252 stack by default): a second worker must not
+    take the producer's port."""
+    reserved = {s.job_metrics_port, s.producer_metrics_port, s.stack_metrics_port, s.monitor_port,
+                s.prometheus_port} - {base_port}
+    out: list[int] = []
+    port = base_port
+    while len(out) < max(1, span):
+        if port not in reserved:
+            out.append(port)
+        port += 1
+    return out
 
 
 def write_target(s: Settings, role: str, port: int) -> None:

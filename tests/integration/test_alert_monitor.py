@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from lepton_stream.config import Topics
+from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import producer
 from lepton_stream.oncall.detection import minute_of
 from lepton_stream.stack.monitor_process import start_monitor, stop_monitor, wait_monitor
@@ -43,8 +45,12 @@ def _wait(cond, timeout_s: float = 60.0):
 
 
 def test_monitor_pages_serves_its_tables_and_recovers_them(stack, tmp_path):
-    # Own app id (consumer group and changelog topics): the monitor starts from a clean state.
-    s = stack.replace(monitor_app_id=f"monitor-{uuid.uuid4().hex[:6]}")
+    # Own app id (consumer group, changelog topics) and topics: a clean state, whatever ran before.
+    run = uuid.uuid4().hex[:6]
+    topics = Topics(**{name: f"{getattr(Topics(), name)}-{run}" for name in Topics.__dataclass_fields__})
+    s = stack.replace(monitor_app_id=f"monitor-{run}", topics=topics)
+    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
     log = tmp_path / "monitor.log"
     proc = start_monitor(s, log)
     try:

@@ -146,3 +146,11 @@ def test_field_reads_compact_and_other_json():
     assert _field(b'{"a":1,"severity":"high","x":"y"}', "severity") == "high"
     assert _field(b'{"severity": "low"}', "severity") == "low"  # spaces: parsed instead
     assert _field(b"not json", "severity") == "unknown" and _field(b"{}", "error_code") == "unknown"
+
+
+def test_worker_ports_skip_the_other_processes_ports():
+    from lepton_stream.observability.exporter import candidate_ports
+
+    s = Settings()
+    assert candidate_ports(s, 9250, 4) == [9250, 9253, 9254, 9255]
+    assert candidate_ports(s, 9251, 1) == [9251]
