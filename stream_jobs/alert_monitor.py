@@ -17,6 +17,9 @@ Run: `python -m stream_jobs.alert_monitor` (settings from LEPTON_* as everywhere
 - Detection (lepton_stream/oncall/detection.py, pure) runs on each alert
   against the previous `baseline_minutes`; each page is sent once per kind and
   minute, with its evidence, to `oncall-pages`.
+- One instance: alerts are a few per cent of the traffic, and detection needs
+  every partition's count of a minute in one place (two workers would each
+  see part of a spike). Kubernetes: one replica; a restart recovers the tables.
 - HTTP on `monitor_port` (6066): /health, /metrics (Prometheus), /tables (JSON),
   /ui (HTML); Faust's own /table/<name>/ views too.
 """
