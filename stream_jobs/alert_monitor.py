@@ -45,6 +45,7 @@ from lepton_stream.oncall.detection import (
     Page,
     baseline_minutes,
     detect,
+    is_fresh,
     latency_breach,
     minute_of,
     per_minute,
@@ -102,7 +103,7 @@ def create_app(s: Settings) -> faust.App:
         return {k: sum(h) for k, h in hists.items()}, hists
 
     async def send_page(page: Page) -> None:
-        if pages_t.get(page.key) is not None:
+        if pages_t.get(page.key) is not None or not is_fresh(page.minute, time.time_ns() // 1_000_000):
             return
         pages_t[page.key] = page.to_dict()
         await pages_topic.send(key=page.kind.encode(), value=json.dumps(page.to_dict()).encode())

@@ -102,6 +102,13 @@ def latency_breach(minute: int, p99_ms: float | None, slo_ms: float, task_id: st
                 {"p99_ms": p99_ms, "slo_ms": slo_ms, "task_id": task_id})
 
 
+def is_fresh(minute: int, now_ms: int, max_age_min: int = 2) -> bool:
+    """Pages are about now: a monitor catching up on old records (a fresh group reads
+    from the earliest offset, a replay carries old times) updates its tables but
+    does not page about minutes long gone."""
+    return minute >= minute_of(now_ms) - max_age_min
+
+
 def per_minute(counts: Mapping[int, int], minutes: Sequence[int]) -> list[int]:
     """Counts for these minutes, 0 where a minute saw nothing (quiet minutes are data too)."""
     return [int(counts.get(m, 0)) for m in minutes]

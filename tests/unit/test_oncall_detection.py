@@ -70,3 +70,11 @@ def test_detect_reads_quiet_minutes_as_zero():
     pages = detect(100, rate, hists, baseline_n=15, factor=3.0, min_alerts=20, drift_threshold=0.25)
     assert {p.kind for p in pages} == {"alert_rate_spike", "score_drift"}
     assert len(pages[1].evidence["current"]) == SCORE_BINS
+
+
+def test_only_recent_minutes_page():
+    from lepton_stream.oncall.detection import is_fresh
+
+    now_ms = 100 * 60_000 + 5_000
+    assert is_fresh(100, now_ms) and is_fresh(98, now_ms) and is_fresh(101, now_ms)
+    assert not is_fresh(97, now_ms)
