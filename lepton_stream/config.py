@@ -25,6 +25,7 @@ class Topics:
     risk_alerts: str = "risk-alerts"
     pipeline_metrics: str = "pipeline-metrics"
     dlq: str = "transactions-dlq"
+    oncall_pages: str = "oncall-pages"  # the alert monitor's pages (issue 6)
 
     def all(self) -> list[str]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -69,6 +70,21 @@ class Settings:
     model_config_variant: str = "cpu"
     alert_threshold: float = 0.5
     max_amount: float = 1_000_000.0
+    # --- On call (issue 6): Prometheus exporters and the alert monitor. ---
+    # Several Python workers of one job each try job_metrics_port, +1, ... up
+    # to metrics_port_span ports (see observability/exporter.py).
+    job_metrics_port: int = 9250
+    producer_metrics_port: int = 9251
+    stack_metrics_port: int = 9252
+    metrics_port_span: int = 8
+    monitor_port: int = 6066  # Faust alert monitor: /health, /metrics, /tables, /ui
+    monitor_app_id: str = "lepton-alert-monitor"
+    prometheus_port: int = 9090
+    latency_slo_ms: float = 1000.0  # event time -> score, p99
+    spike_factor: float = 3.0  # alert rate / baseline rate that pages
+    spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
+    drift_threshold: float = 0.25  # total variation distance of score histograms that pages
+    baseline_minutes: int = 15
     topics: Topics = field(default_factory=Topics)
 
     @property

@@ -152,6 +152,6 @@ class RouteStage:
                        for j in top]
             alert = Alert(tx.tx_id, tx.card_id, tx.terminal_id, tx.amount, round(fraud, 6), round(credit, 6),
                           level, reasons, f"fraud_scorer:{sc.fraud_version},credit_scorer:{sc.credit_version}",
-                          tx.ts_ms, now)
+                          tx.ts_ms, now, merchant_id=tx.merchant_id)
             batch.out.append(OutRecord(topics.risk_alerts, key, alert.to_json(), origin))
         return batch
