@@ -50,7 +50,8 @@ def test_prometheus_scrapes_every_part_and_loads_the_rules(stack, tmp_path):
             time.sleep(1)
         assert {r["metric"]["component"]: r["value"][1] for r in _query(s, "lepton_component_up")} == \
             {"kafka": "1", "redis": "1", "triton": "1"}
-        assert _query(s, 'lepton_events_in_total{job="lepton-job"}')[0]["value"][1] == "1"
+        # >= 1: other tests in this process may have counted events too.
+        assert float(_query(s, 'lepton_events_in_total{job="lepton-job"}')[0]["value"][1]) >= 1
         assert _query(s, "nv_inference_count")  # Triton's own metrics
         with urllib.request.urlopen(f"http://{s.host}:{s.prometheus_port}/api/v1/rules", timeout=5) as resp:
             groups = json.loads(resp.read())["data"]["groups"]
