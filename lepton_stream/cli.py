@@ -79,7 +79,7 @@ def cmd_load_profiles(args: argparse.Namespace) -> int:
     s = _settings(args)
     df = pd.read_parquet(args.customers)
     n = RedisWindowStore(s.redis_url).load_profiles(df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
-    print(f"loaded {n:,} credit profiles into {s.redis_url}")
+    print(f"loaded {n:,} credit profiles into {s.redis_url_redacted}")
     return 0
 
 
