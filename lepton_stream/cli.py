@@ -152,10 +152,10 @@ def cmd_train(train_args: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from lepton_stream.stack.job_process import job_args
     from stream_jobs.scoring_job import main as job_main
 
-    argv = ["--startup", args.startup] + (["--bounded"] if args.bounded else [])
-    return job_main(argv)
+    return job_main(job_args(args.startup, args.bounded))
 
 
 def main(argv: list[str] | None = None) -> int:
