@@ -39,11 +39,11 @@ def main(argv: list[str]) -> int:
     text = render()
     if "--check" in argv:
         if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run python scripts/gen_k8s_rules.py", file=sys.stderr)
+            print(f"{TARGET} is stale: run python scripts/gen_k8s_rules.py", file=sys.stderr)
             return 1
         return 0
     TARGET.write_text(text)
-    print(f"wrote {TARGET.relative_to(ROOT)}", file=sys.stderr)
+    print(f"wrote {TARGET}", file=sys.stderr)
     return 0
 
 
