@@ -138,6 +138,19 @@ def test_flink_state_is_durable_and_upgrades_keep_it(rendered, overlay: str) -> 
     assert "STATE_URI" not in yaml.safe_dump(fd)
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_job_settings_agree_with_the_flink_deployment(rendered, overlay: str) -> None:
+    """The job sets parallelism.default and the checkpoint interval from LEPTON_* itself;
+    they must say what the FlinkDeployment says, or its parallelism would be ignored."""
+    docs = rendered[overlay]
+    fd = one(docs, "FlinkDeployment", "scoring-job")["spec"]
+    config = one(docs, "ConfigMap", "lepton-stream-config")["data"]
+    assert int(config["LEPTON_PARALLELISM"]) == fd["job"]["parallelism"]
+    interval_s = int(fd["flinkConfiguration"]["execution.checkpointing.interval"].removesuffix(" s"))
+    assert int(config["LEPTON_CHECKPOINT_INTERVAL_MS"]) == interval_s * 1000
+    assert int(config["LEPTON_PARTITIONS"]) == find(docs, "KafkaTopic")[0]["spec"]["partitions"]
+
+
 def test_prod_scales_out(rendered) -> None:
     docs = rendered["prod"]
     fd = one(docs, "FlinkDeployment", "scoring-job")
@@ -368,3 +381,20 @@ def test_pod_monitors_scrape_the_design_ports(rendered, overlay: str) -> None:
         ports = {p["name"]: p["containerPort"] for c in specs[target]["containers"] for p in c.get("ports", [])}
         scraped[target] = ports[port_name]
     assert scraped == {"scoring-job": 9250, "alert-monitor": 6066, "triton": 8002}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_lepton_variable_is_a_setting(rendered, overlay: str) -> None:
+    """Settings.from_env ignores unknown LEPTON_* names: a typo would silently fall back
+    to the one-machine defaults (127.0.0.1). Every name set in k8s and compose exists."""
+    from lepton_stream.config import Settings
+
+    known = set(Settings().to_env())
+    docs = rendered[overlay]
+    names = set(one(docs, "ConfigMap", "lepton-stream-config")["data"])
+    for spec in _pod_specs(docs).values():
+        names |= {e["name"] for c in spec["containers"] for e in c.get("env", [])}
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    names |= set(compose["x-lepton-env"])
+    lepton = {n for n in names if n.startswith("LEPTON_")}
+    assert lepton and lepton <= known, f"not settings: {sorted(lepton - known)}"
