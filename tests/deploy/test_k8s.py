@@ -115,6 +115,9 @@ def test_flink_deployment_runs_the_local_entry_point(rendered, overlay: str) -> 
     assert args[args.index("-py") + 2:] == job_args()  # the job's own arguments, as locally
     assert args[args.index("-pyclientexec") + 1] == fd["spec"]["flinkConfiguration"]["python.client.executable"]
     assert f"flink-python-{_flink_version()}.jar" in job["jarURI"]
+    # Every Flink jar the manifest names (PythonDriver, the S3 plugin) is the image's Flink.
+    jars = re.findall(r"flink-[a-z0-9-]+?-(\d+\.\d+\.\d+)\.jar", yaml.safe_dump(fd))
+    assert len(jars) >= 2 and set(jars) == {_flink_version()}
 
 
 def _flink_version() -> str:
