@@ -67,8 +67,15 @@ def _jaas_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def java_client_properties(s: Settings) -> dict[str, str]:
-    """Kafka Java client properties (Flink's connector prefixes each with `properties.`)."""
+# flink-sql-connector-kafka shades the Kafka client: its JAAS login modules live
+# under this package prefix, and the unshaded class name is not found
+# ("No LoginModule found", caught by tests/integration/test_security_e2e.py).
+FLINK_SHADED_PREFIX = "org.apache.flink.kafka.shaded."
+
+
+def java_client_properties(s: Settings, shaded_prefix: str = "") -> dict[str, str]:
+    """Kafka Java client properties (Flink's connector prefixes each with `properties.`);
+    `shaded_prefix` for a client that relocates the Kafka classes."""
     proto, user, password = _checked(s)
     if proto == "PLAINTEXT":
         return {}
@@ -76,7 +83,7 @@ def java_client_properties(s: Settings) -> dict[str, str]:
     if user is not None and password is not None:
         mech = s.kafka_sasl_mechanism.upper()
         props["sasl.mechanism"] = mech
-        props["sasl.jaas.config"] = (f"{_JAAS_MODULES[mech]} required username={_jaas_quote(user)} "
+        props["sasl.jaas.config"] = (f"{shaded_prefix}{_JAAS_MODULES[mech]} required username={_jaas_quote(user)} "
                                      f"password={_jaas_quote(password)};")
     if _tls(proto) and s.kafka_ca_file:
         # PEM trust stores need no keytool step (Kafka clients >= 2.7).
@@ -90,7 +97,7 @@ def _sql_quote(value: str) -> str:
 
 def flink_kafka_options(s: Settings) -> str:
     """The `WITH (...)` options of a Flink SQL Kafka table for bootstrap + security."""
-    props = {"bootstrap.servers": s.kafka_bootstrap, **java_client_properties(s)}
+    props = {"bootstrap.servers": s.kafka_bootstrap, **java_client_properties(s, FLINK_SHADED_PREFIX)}
     return ", ".join(f"{_sql_quote('properties.' + k)} = {_sql_quote(v)}" for k, v in props.items())
 
 

@@ -81,6 +81,9 @@ def test_java_properties_escape_jaas_and_sql(password_file: Path) -> None:
     assert options.startswith("'properties.bootstrap.servers' = 'lepton-kafka-bootstrap:9093', ")
     assert "'properties.security.protocol' = 'SASL_SSL'" in options
     assert "cr''et" in options  # SQL doubles the single quote; the DDL still parses
+    # The connector's Kafka client is shaded: so must the login module be.
+    assert "'org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule required " \
+        in options
 
 
 def test_ssl_without_sasl_needs_no_credentials() -> None:
