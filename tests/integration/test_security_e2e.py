@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from lepton_stream.config import Settings
@@ -124,17 +124,25 @@ def test_librdkafka_clients_authenticate_over_tls(secure_kafka: Settings, monkey
     assert sorted(m.value() for m in read_topic(s.kafka_bootstrap, topic)) == [f"tx-{i}".encode() for i in range(10)]
 
 
-@pytest.mark.parametrize("change", [
-    {"LEPTON_KAFKA_PASSWORD": "wrong", "LEPTON_KAFKA_PASSWORD_FILE": ""},
-    {"LEPTON_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"},
-    {"LEPTON_KAFKA_CA_FILE": "/etc/ssl/certs/ca-certificates.crt"},  # a CA that did not sign the broker
+@pytest.mark.parametrize("change, expected", [
+    ({"LEPTON_KAFKA_PASSWORD": "wrong", "LEPTON_KAFKA_PASSWORD_FILE": ""}, {KafkaError._AUTHENTICATION}),
+    ({"LEPTON_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}, {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}),
+    # a CA that did not sign the broker's certificate
+    ({"LEPTON_KAFKA_CA_FILE": "/etc/ssl/certs/ca-certificates.crt"}, {KafkaError._SSL, KafkaError._TRANSPORT,
+                                                                      KafkaError._ALL_BROKERS_DOWN}),
 ])
-def test_wrong_credentials_or_trust_are_refused(secure_kafka: Settings, change: dict[str, str]) -> None:
+def test_wrong_credentials_or_trust_are_refused(secure_kafka: Settings, change: dict[str, str],
+                                                expected: set[int]) -> None:
     env = {k: v for k, v in secure_kafka.to_env().items() if k.startswith("LEPTON_KAFKA_")} | change
     bad = Settings.from_env(env)
-    client = AdminClient({"bootstrap.servers": bad.kafka_bootstrap, "log_level": 0, **librdkafka_config(bad)})
-    with pytest.raises(KafkaException):
-        client.list_topics(timeout=5)
+    errors: list[KafkaError] = []
+    client = AdminClient({"bootstrap.servers": bad.kafka_bootstrap, "log_level": 0, "error_cb": errors.append,
+                          **librdkafka_config(bad)})
+    deadline = time.monotonic() + 10
+    while not errors and time.monotonic() < deadline:
+        client.poll(0.1)
+    assert errors, "the broker accepted a client it should refuse"
+    assert errors[0].code() in expected, errors[0]
 
 
 FLINK_READ = """
