@@ -11,6 +11,7 @@ import copy
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,6 +119,26 @@ def test_flink_deployment_runs_the_local_entry_point(rendered, overlay: str) -> 
     # Every Flink jar the manifest names (PythonDriver, the S3 plugin) is the image's Flink.
     jars = re.findall(r"flink-[a-z0-9-]+?-(\d+\.\d+\.\d+)\.jar", yaml.safe_dump(fd))
     assert len(jars) >= 2 and set(jars) == {_flink_version()}
+
+
+def test_python_driver_hands_the_job_its_arguments(rendered, tmp_path) -> None:
+    """Run the FlinkDeployment's entry class with its args, as the JobManager will (from
+    the local PyFlink, the image's Flink version), the script swapped for a probe."""
+    import importlib.util
+    import shutil
+
+    fd = one(rendered["prod"], "FlinkDeployment", "scoring-job")["spec"]["job"]
+    pyflink = Path(importlib.util.find_spec("pyflink").origin).parent
+    jar = pyflink / "opt" / fd["jarURI"].rsplit("/", 1)[1]
+    assert jar.exists(), f"{jar.name} is not a jar of this Flink"
+    args = list(fd["args"])
+    args[args.index("-pyclientexec") + 1] = sys.executable
+    probe = tmp_path / "probe.py"
+    probe.write_text("import sys\nprint('ARGV', sys.argv[1:])\n")
+    args[args.index("-py") + 1] = str(probe)
+    run = subprocess.run([shutil.which("java") or "java", "-cp", f"{pyflink / 'lib'}/*:{jar}", fd["entryClass"], *args],
+                         capture_output=True, text=True, timeout=120)
+    assert f"ARGV {job_args()!r}" in run.stdout, run.stdout[-1000:] + run.stderr[-2000:]
 
 
 def _flink_version() -> str:
