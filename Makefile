@@ -22,4 +22,4 @@ bench-producer: setup
 	.venv/bin/python -m benchmarks.producer_rate
 
 bench-pipeline: setup
-	.venv/bin/python -m benchmarks.pipeline_throughput
+	.venv/bin/lepton-stream bench

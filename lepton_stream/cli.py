@@ -23,7 +23,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     try:
-        started = manager.up(s, args.only.split(",") if args.only else None)
+        started = manager.up(s, args.only.split(",") if args.only else None, monitoring=args.monitoring)
     except StackError as exc:
         print(f"lepton-stream up: {exc}", file=sys.stderr)
         return 1
@@ -40,13 +40,31 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from lepton_stream.stack import manager
+    from lepton_stream.views.status import render
 
-    parts = manager.status(_settings(args))
-    for p in parts:
-        state = "healthy" if p.healthy else ("running, unhealthy" if p.running else "stopped")
-        print(f"{p.name:7} {state:19} pid={p.pid or '-':<8} {p.detail}")
-    return 0 if all(p.healthy for p in parts) else 1
+    return render(_settings(args))
+
+
+def cmd_alerts_tail(args: argparse.Namespace) -> int:
+    from lepton_stream.views.alerts import AlertFilter, tail
+
+    flt = AlertFilter(frozenset(x for x in (args.severity or "").split(",") if x), args.card, args.terminal)
+    tail(_settings(args), flt, rows=args.rows, from_beginning=args.from_beginning, limit=args.limit,
+         timeout_s=args.timeout)
+    return 0
+
+
+def cmd_dlq_show(args: argparse.Namespace) -> int:
+    from lepton_stream.views.dlq import show
+
+    show(_settings(args), limit=args.limit, reason=args.reason)
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from stream_jobs.alert_monitor import main as monitor_main
+
+    return monitor_main()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -115,9 +133,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from lepton_stream.observability.exporter import start_exporter
     from producers.load import LoadOptions, run_load
 
     s = _settings(args)
+    start_exporter(s, "producer", s.producer_metrics_port)  # Prometheus, while it runs
     opts = LoadOptions(rate=args.rate, duration_s=args.duration, replay=args.replay, speedup=args.speedup,
                        days=args.days, cards=args.cards, hot_cards=args.hot_cards, hot_share=args.hot_share,
                        fraud_share=args.fraud_share, malformed_share=args.malformed_share, labels=args.labels,
@@ -153,9 +173,54 @@ def cmd_train(train_args: list[str]) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lepton_stream.stack.job_process import job_args
+
+    argv = job_args(args.startup, args.bounded)
+    if args.submit:
+        import os
+        import subprocess
+
+        from lepton_stream.stack.flink_cluster import flink_home, submit_command
+
+        s = _settings(args)
+        cmd = submit_command(s, args.submit, args.startup, args.bounded, detached=True,
+                             flink=os.environ.get("FLINK_CLI", str(flink_home() / "bin" / "flink")))
+        print("$ " + " ".join(cmd), file=sys.stderr)
+        return subprocess.call(cmd, env={**os.environ, **s.to_env()})
     from stream_jobs.scoring_job import main as job_main
 
-    return job_main(job_args(args.startup, args.bounded))
+    return job_main(argv)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from lepton_stream.bench.run import BenchOptions, run_bench
+
+    opts = BenchOptions(events=args.events, parallelism=tuple(int(p) for p in args.parallelism.split(",")),
+                        rates=tuple(float(r) for r in args.rates.split(",")), duration_s=args.duration,
+                        skip=set(filter(None, args.skip.split(","))), out=Path(args.out))
+    run_bench(opts)
+    print(opts.out.with_suffix(".md").read_text())
+    print(f"written to {opts.out} and {opts.out.with_suffix('.md')}")
+    return 0
+
+
+def _add_oncall_commands(sub: argparse._SubParsersAction) -> None:
+    alerts = sub.add_parser("alerts", help="risk alerts").add_subparsers(dest="a_cmd", required=True)
+    p = alerts.add_parser("tail", help="follow risk-alerts live (read_committed), filtered")
+    p.add_argument("--severity", help="comma-separated: high,medium,low (default all)")
+    p.add_argument("--card", help="only this card_id")
+    p.add_argument("--terminal", help="only this terminal_id")
+    p.add_argument("--from-beginning", action="store_true", help="from the oldest alert instead of now")
+    p.add_argument("--rows", type=int, default=20, help="alerts kept on screen")
+    p.add_argument("--limit", type=int, help="stop after this many matching alerts")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds")
+    p.set_defaults(fn=cmd_alerts_tail)
+    dlq = sub.add_parser("dlq", help="the dead-letter topic").add_subparsers(dest="d_cmd", required=True)
+    p = dlq.add_parser("show", help="the latest rejected events with their reasons")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--reason", help="only this error_code, e.g. invalid_json")
+    p.set_defaults(fn=cmd_dlq_show)
+    sub.add_parser("monitor", help="run the Faust alert monitor (HTTP on LEPTON_MONITOR_PORT, 6066)"
+                   ).set_defaults(fn=cmd_monitor)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,9 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="start Kafka, Redis and Triton locally and create the topics")
     p.add_argument("--partitions", type=int, help="partitions per topic (default LEPTON_PARTITIONS or 2)")
     p.add_argument("--only", help="comma-separated parts to start, e.g. kafka,redis")
+    p.add_argument("--monitoring", action="store_true", help="also start Prometheus (rules of monitoring/)")
     p.set_defaults(fn=cmd_up)
     sub.add_parser("down", help="stop what `up` started, by PID").set_defaults(fn=cmd_down)
-    sub.add_parser("status", help="health of each part").set_defaults(fn=cmd_status)
+    sub.add_parser("status", help="each part's health, lag per partition, throughput, p99, alert rate"
+                   ).set_defaults(fn=cmd_status)
+    _add_oncall_commands(sub)
     p = sub.add_parser("demo", help="the end-to-end demo: stack, job, simulated traffic, summary")
     p.add_argument("--events", type=int, default=5000)
     p.add_argument("--rate", type=float, default=1000.0, help="events per second")
@@ -212,10 +280,21 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train", help="train + evaluate the fraud and credit models (torch), export ONNX",
                        add_help=False)
     p.add_argument("train_args", nargs="*", help="see `lepton-stream train --help`")
-    p = sub.add_parser("run", help="run the scoring job (PyFlink, local MiniCluster)")
+    p = sub.add_parser("run", help="run the scoring job (PyFlink, local MiniCluster), or submit it to a cluster")
     p.add_argument("--startup", default="group", help="group | earliest | latest | timestamp:<ms>")
     p.add_argument("--bounded", action="store_true", help="stop at the offsets present at start")
+    p.add_argument("--submit", metavar="HOST:PORT", help="submit with `flink run -py` to the Flink cluster whose "
+                   "JobManager REST endpoint this is (detached; $FLINK_CLI picks the flink command)")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("bench", help="throughput (Flink job vs consumer loop), latency at fixed rates, memory: "
+                                     "on its own stack, JSON + summary in benchmarks/results/")
+    p.add_argument("--events", type=int, default=60_000, help="backlog for the saturation runs")
+    p.add_argument("--parallelism", default="1,2", help="Flink parallelism values to run at saturation")
+    p.add_argument("--rates", default="1000,5000", help="fixed rates (events/s); 50%% of saturation is added")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds per fixed rate")
+    p.add_argument("--skip", default="", help="comma list of: saturation, latency, knobs, memory")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "benchmarks/results/pipeline.json"))
+    p.set_defaults(fn=cmd_bench)
     feats = sub.add_parser("features", help="online feature store tasks").add_subparsers(dest="f_cmd", required=True)
     p = feats.add_parser("load-profiles", help="load credit profiles (a simulate *.customers.parquet) into Redis")
     p.add_argument("customers")

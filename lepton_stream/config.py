@@ -26,6 +26,7 @@ class Topics:
     risk_alerts: str = "risk-alerts"
     pipeline_metrics: str = "pipeline-metrics"
     dlq: str = "transactions-dlq"
+    oncall_pages: str = "oncall-pages"  # the alert monitor's pages (issue 6)
 
     def all(self) -> list[str]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -53,6 +54,7 @@ class Settings:
     bundle_time_ms: int = 50
     bundle_size: int = 5000
     triton_batch: int = 4096
+    python_worker_mode: str = "process"  # or "loopback": workers inside the local driver process
     checkpoint_interval_ms: int = 2000
     delivery_guarantee: str = "exactly-once"
     # An open transaction of a killed job blocks read_committed readers until it is
@@ -61,11 +63,29 @@ class Settings:
     metrics_interval_s: float = 5.0  # how often each task writes to `pipeline-metrics`
     consumer_group: str = "lepton-scoring"
     jvm_heap_mb: int = 768
+    # How long a card's applied transactions are remembered, so that a replay after a
+    # failure (from the last checkpoint) counts nothing twice: longer than any outage.
+    replay_horizon_s: int = 7 * 86_400
     retry_attempts: int = 8
     retry_base_s: float = 0.2
     model_config_variant: str = "cpu"
     alert_threshold: float = 0.5
     max_amount: float = 1_000_000.0
+    # --- On call (issue 6): Prometheus exporters and the alert monitor. ---
+    # Several Python workers of one job each try job_metrics_port, +1, ... up
+    # to metrics_port_span ports (see observability/exporter.py).
+    job_metrics_port: int = 9250
+    producer_metrics_port: int = 9251
+    stack_metrics_port: int = 9252
+    metrics_port_span: int = 8
+    monitor_port: int = 6066  # Faust alert monitor: /health, /metrics, /tables, /ui
+    monitor_app_id: str = "lepton-alert-monitor"
+    prometheus_port: int = 9090
+    latency_slo_ms: float = 1000.0  # event time -> score, p99
+    spike_factor: float = 3.0  # alert rate / baseline rate that pages
+    spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
+    drift_threshold: float = 0.25  # total variation distance of score histograms that pages
+    baseline_minutes: int = 15
     # --- Deployment and security (issue 7): docs/security.md -------------------
     # Where each service is. Empty = `host` (the one-machine stack). In compose and
     # Kubernetes every service has its own name and `host` stays this process's

@@ -19,6 +19,7 @@ import pandas as pd
 from confluent_kafka import KafkaError, Message
 
 from lepton_stream.kafka.clients import producer
+from lepton_stream.observability.producer import ProducerMeter
 from producers.malformed import MALFORMED_KINDS, malformed
 from producers.simulator import SimulationConfig, simulate
 from producers.simulator.events import TX_COLUMNS, label_bytes
@@ -158,6 +159,7 @@ def run_load(bootstrap: str, topic: str, opts: LoadOptions, labels_topic: str = 
     report = LoadReport("rate", opts.rate or None)
     latencies: list[float] = []
     p = _make_producer(bootstrap, report, latencies)
+    meter = ProducerMeter(topic)
     run = (opts.run_id or f"ld{int(time.time())}").encode()
     n_pool = len(pool.bodies)
     t0 = time.monotonic()
@@ -187,12 +189,14 @@ def run_load(bootstrap: str, topic: str, opts: LoadOptions, labels_topic: str = 
                 _send(p, topic, pool.keys[k], b'{"tx_id":"%s-%d","ts":%d%s' % (run, j, now_ms, pool.bodies[k]))
         i += n
         p.poll(0)
-        if progress and now - last_progress > 0.25:
+        if now - last_progress > 0.25:
             report.sent, report.send_s = i, now - t0
-            progress(report)
+            meter.update(report, latencies)
+            if progress:
+                progress(report)
             last_progress = now
     report.sent, report.send_s = i, time.monotonic() - t0
-    return _finish(p, report, latencies, t0, progress)
+    return _finish(p, report, latencies, t0, progress, meter)
 
 
 def replay_timeline(tx_ts_ms: np.ndarray, label_ts_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -210,6 +214,7 @@ def _replay(bootstrap: str, topic: str, labels_topic: str, opts: LoadOptions,
     report = LoadReport("replay", None)
     latencies: list[float] = []
     p = _make_producer(bootstrap, report, latencies)
+    meter = ProducerMeter(topic)
     labels = fraud_labels(pool.frame, opts.label_delay_days, opts.label_share,
                           np.random.default_rng(opts.seed + 2)) if opts.labels else pool.frame.iloc[0:0]
     label_values = label_bytes(labels) if opts.labels else []
@@ -247,16 +252,18 @@ def _replay(bootstrap: str, topic: str, labels_topic: str, opts: LoadOptions,
                 _send(p, topic, pool.keys[k], b'{"tx_id":"%s","ts":%d%s' % (tx_id, pool.ts_ms[k], pool.bodies[k]))
         report.sent += 1
         p.poll(0)
-        if progress and now - last_progress > 0.25:
+        if now - last_progress > 0.25:
             report.send_s = now - t0
-            progress(report)
+            meter.update(report, latencies)
+            if progress:
+                progress(report)
             last_progress = now
     report.send_s = time.monotonic() - t0
-    return _finish(p, report, latencies, t0, progress)
+    return _finish(p, report, latencies, t0, progress, meter)
 
 
 def _finish(p, report: LoadReport, latencies: list[float], t0: float,
-            progress: Callable[[LoadReport], None] | None) -> LoadReport:
+            progress: Callable[[LoadReport], None] | None, meter: ProducerMeter | None = None) -> LoadReport:
     remaining = p.flush(60)
     if remaining:
         report.errors += remaining
@@ -270,6 +277,8 @@ def _finish(p, report: LoadReport, latencies: list[float], t0: float,
         report.delivery_latency_ms_p99 = float(np.percentile(ms, 99))
     if report.target_rate and report.achieved_rate < 0.98 * report.target_rate:
         report.fell_behind = True
+    if meter is not None:
+        meter.update(report, latencies)
     if progress:
         progress(report)
     return report

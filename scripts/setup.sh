@@ -49,25 +49,30 @@ make_venv "$ROOT/.venv-train" requirements/train.lock
 # Training imports lepton_stream from this checkout without its serving dependencies.
 echo "$ROOT" > "$(echo "$ROOT"/.venv-train/lib/python3.11/site-packages)/lepton_stream_checkout.pth"
 
-# --- Redis (Debian package) ------------------------------------------------
-REDIS_PIN='5:7.0.15*'
-if ! command -v redis-server >/dev/null; then
-  say "installing redis-server $REDIS_PIN (apt)"
+# --- Debian packages: Redis, Prometheus (server + promtool) ----------------------
+apt_install() {  # package=version-pin
+  say "installing $1 (apt)"
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo -n"
   export DEBIAN_FRONTEND=noninteractive
-  # Keep the package from starting a system redis on 6379: `lepton-stream up`
-  # runs its own, by PID. policy-rc.d exit 101 = "do not start services".
+  # Keep the package from starting a system service (redis on 6379, prometheus
+  # on 9090): `lepton-stream up` and the tests run their own, by PID.
+  # policy-rc.d exit 101 = "do not start services".
   POLICY=""
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     POLICY=/usr/sbin/policy-rc.d
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null && $SUDO chmod +x "$POLICY"
   fi
   $SUDO apt-get update -q >/dev/null
-  $SUDO apt-get install -y -q --no-install-recommends "redis-server=$REDIS_PIN" >/dev/null \
-    || die "apt-get install redis-server=$REDIS_PIN failed"
+  $SUDO apt-get install -y -q --no-install-recommends "$1" >/dev/null || die "apt-get install $1 failed"
   [[ -z $POLICY ]] || $SUDO rm -f "$POLICY"
-fi
+}
+REDIS_PIN='5:7.0.15*'
+command -v redis-server >/dev/null || apt_install "redis-server=$REDIS_PIN"
 redis-server --version | grep -q 'v=7\.' || die "redis-server 7.x required: $(redis-server --version)"
+# Prometheus: the local stack's server and promtool for the rule unit tests.
+PROMETHEUS_PIN='2.42.0+ds-5+deb12u1'
+command -v promtool >/dev/null || apt_install "prometheus=$PROMETHEUS_PIN"
+promtool --version 2>&1 | grep -q 'version 2\.42\.' || die "promtool 2.42 required: $(promtool --version 2>&1 | head -1)"
 
 # --- Kafka broker and Flink connector jars (Maven Central) ---------------------
 fetch_jars() {  # name pom

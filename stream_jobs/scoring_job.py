@@ -71,6 +71,10 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
     if not jars:
         raise SystemExit(f"Flink Kafka connector jar missing in {connector}: run `make setup`")
     os.environ.setdefault("JVM_ARGS", f"-Xmx{s.jvm_heap_mb}m")
+    # Locally PyFlink runs every Python worker inside this driver process ("loopback"),
+    # so parallel subtasks share one interpreter lock; "process" gives each its own
+    # worker process, as a cluster does.
+    os.environ.setdefault("_python_worker_execution_mode", s.python_worker_mode)
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()
     for k, v in {

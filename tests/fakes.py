@@ -23,6 +23,9 @@ class FirstSightStore:
                           np.full(n, np.nan), np.full(n, np.nan), np.zeros((n, 3), np.int64),
                           np.zeros((n, 3), np.int64))
 
+    def apply_and_profile(self, txs: list[TxFacts]) -> tuple[Aggregates, np.ndarray]:
+        return self.apply_transactions(txs), self.profiles([t.card_id for t in txs])[0]
+
     def apply_labels(self, labels: list[LabelFacts]) -> list[int]:
         self.labels += labels
         return [1] * len(labels)

@@ -12,6 +12,13 @@ from lepton_stream.features.aggregates import Aggregates
 TX_FACT_COLUMNS = ["tx_id", "card_id", "terminal_id", "ts_ms", "amount_cents", "x", "y"]
 
 
+def tx_facts(tx: pd.DataFrame) -> list[TxFacts]:
+    """What the store needs of each simulated transaction (amounts in whole cents)."""
+    cents = np.round(tx["amount"].to_numpy() * 100).astype(np.int64)
+    cols = tx.assign(amount_cents=cents)[TX_FACT_COLUMNS]
+    return [TxFacts(*row) for row in cols.itertuples(index=False)]
+
+
 def backfill(store: RedisWindowStore, tx: pd.DataFrame, labels: pd.DataFrame, batch: int = 2000) -> Aggregates:
     """Apply `tx` (TX_FACT_COLUMNS, time order) and `labels` (tx_id, terminal_id,
     labelled_at) as a stream would: merged by time, a label after a transaction

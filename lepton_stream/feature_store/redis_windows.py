@@ -1,129 +1,48 @@
 """Redis online store for the multi-window views (card, terminal) and fraud labels.
 
-Key layout (`{...}` are Redis Cluster hash tags: each script touches one slot):
-- `lepton:{c:<card_id>}:win`   hash: `c:<hour>` count, `s:<hour>` sum in cents,
-  `last_ts`, `last_x`, `last_y` of the card's latest transaction;
-- `lepton:{c:<card_id>}:tx:<tx_id>`  marker: the aggregates this transaction saw
-  when first applied (a replay gets them again and changes nothing);
-- `lepton:{t:<terminal_id>}:win`  hash: `c:<hour>` count, `f:<hour>` labelled frauds;
-- `lepton:{t:<terminal_id>}:tx:<tx_id>`  the transaction's hour (labels find their
-  bucket) and the aggregates it saw;
-- `lepton:{t:<terminal_id>}:lb:<tx_id>`  label applied;
-- `lepton:{t:<terminal_id>}:pending`  hash of labels whose transaction is not seen
-  yet, applied when it arrives (a label is never lost).
-Every key expires `view.ttl_s` after its last write; old hour fields are pruned.
+Key layout (`{...}` are Redis Cluster hash tags: each script touches one slot;
+the scripts and the meaning of each field are in `redis_lua.py`):
+- `lepton:{c:<card_id>}:win`, `:idx`, `:seen:<period>`  the card's hour buckets
+  (count, cents), running window totals, latest transaction, bucket index, and
+  the answer each transaction got (replays get it again and change nothing);
+- `lepton:{c:<card_id>}:profile`  the credit profile (reference data, no expiry);
+- `lepton:{t:<terminal_id>}:win`, `:idx`, `:seen:<period>`  the same for terminals
+  (count, labelled frauds); `seen` also tells a label its transaction's bucket;
+- `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
+  applied when it arrives (a label is never lost).
+Window keys expire `view.ttl_s` after their last write and old buckets are
+pruned as the head moves; a card's `seen` periods expire after the replay horizon
+(`Settings.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
+Every batch is one pipelined round trip; the scripts are idempotent by tx_id,
+so a batch is simply sent again after a failure or a Redis restart.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import redis
+from hiredis import pack_command
 
+from lepton_stream.feature_store.redis_lua import (
+    CARD_SEEN_PERIOD_MS,
+    DAY_MS,
+    TERMINAL_SEEN_PERIOD_MS,
+    card_script,
+    label_script,
+    terminal_script,
+)
 from lepton_stream.features.aggregates import Aggregates
 from lepton_stream.features.definitions import (
     CARD_WINDOWS,
     DEFAULT_PROFILE,
     PROFILE_FIELDS,
     TERMINAL_WINDOWS,
-    MultiWindowView,
 )
-
-# Both scripts answer one string, the aggregates the transaction saw when it was
-# first applied; it is kept in the transaction's marker, so a replay (after a
-# failure) gets exactly the same answer and changes nothing.
-
-# KEYS: window hash, marker. ARGV: bucket, cents, ts, x, y, ttl, keep_buckets, then (lo, hi) per window.
-# Answer: "c1,..,cn,s1,..,sn|prev_ts,prev_x,prev_y" (prev empty for a new card).
-_CARD = """
-local done = redis.call('GET', KEYS[2])
-if done then return done end
-local b = tonumber(ARGV[1])
-local last = redis.call('HMGET', KEYS[1], 'last_ts', 'last_x', 'last_y')
-local prev = (last[1] or '') .. ',' .. (last[2] or '') .. ',' .. (last[3] or '')
-redis.call('HINCRBY', KEYS[1], 'c:' .. b, 1)
-redis.call('HINCRBY', KEYS[1], 's:' .. b, ARGV[2])
-if (not last[1]) or tonumber(ARGV[3]) >= tonumber(last[1]) then
-  redis.call('HSET', KEYS[1], 'last_ts', ARGV[3], 'last_x', ARGV[4], 'last_y', ARGV[5])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-local all = redis.call('HGETALL', KEYS[1])
-local nw = (#ARGV - 7) / 2
-local out = {}
-for w = 1, 2 * nw do out[w] = 0 end
-local oldest = b - tonumber(ARGV[7])
-local stale = {}
-for i = 1, #all, 2 do
-  local kind = string.sub(all[i], 1, 2)
-  if kind == 'c:' or kind == 's:' then
-    local fb = tonumber(string.sub(all[i], 3))
-    if fb < oldest then stale[#stale + 1] = all[i] end
-    for w = 1, nw do
-      if fb >= tonumber(ARGV[6 + 2 * w]) and fb <= tonumber(ARGV[7 + 2 * w]) then
-        local slot = (kind == 'c:') and w or (nw + w)
-        out[slot] = out[slot] + tonumber(all[i + 1])
-      end
-    end
-  end
-end
-if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
-for w = 1, 2 * nw do out[w] = string.format('%d', out[w]) end
-local answer = table.concat(out, ',') .. '|' .. prev
-redis.call('SET', KEYS[2], answer, 'EX', ARGV[6])
-return answer
-"""
-
-# KEYS: window hash, marker, pending labels. ARGV: tx_id, bucket, ttl, keep_buckets, then (lo, hi) per window.
-# Marker: "bucket|c1,..,cn,f1,..,fn"; answer: the part after '|'.
-_TERMINAL = """
-local done = redis.call('GET', KEYS[2])
-if done then return string.sub(done, string.find(done, '|', 1, true) + 1) end
-local b = tonumber(ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'c:' .. b, 1)
-if redis.call('HDEL', KEYS[3], ARGV[1]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'f:' .. b, 1)
-end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-local all = redis.call('HGETALL', KEYS[1])
-local nw = (#ARGV - 4) / 2
-local out = {}
-for w = 1, 2 * nw do out[w] = 0 end
-local oldest = b - tonumber(ARGV[4])
-local stale = {}
-for i = 1, #all, 2 do
-  local kind = string.sub(all[i], 1, 2)
-  local fb = tonumber(string.sub(all[i], 3))
-  if fb < oldest then stale[#stale + 1] = all[i] end
-  for w = 1, nw do
-    if fb >= tonumber(ARGV[3 + 2 * w]) and fb <= tonumber(ARGV[4 + 2 * w]) then
-      local slot = (kind == 'c:') and w or (nw + w)
-      out[slot] = out[slot] + tonumber(all[i + 1])
-    end
-  end
-end
-if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
-for w = 1, 2 * nw do out[w] = string.format('%d', out[w]) end
-local answer = table.concat(out, ',')
-redis.call('SET', KEYS[2], b .. '|' .. answer, 'EX', ARGV[3])
-return answer
-"""
-
-# KEYS: window hash, tx marker, label marker, pending. ARGV: tx_id, ttl.
-# Returns 1 applied, 0 duplicate, 2 transaction unknown yet (kept pending).
-_LABEL = """
-if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[2]) then return 0 end
-local m = redis.call('GET', KEYS[2])
-if m then
-  redis.call('HINCRBY', KEYS[1], 'f:' .. string.sub(m, 1, string.find(m, '|', 1, true) - 1), 1)
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-redis.call('HSET', KEYS[4], ARGV[1], '1')
-redis.call('EXPIRE', KEYS[4], ARGV[2])
-return 2
-"""
 
 
 @dataclass(frozen=True)
@@ -143,19 +62,20 @@ class LabelFacts:
     terminal_id: str
 
 
-def _window_args(view: MultiWindowView, bucket: int) -> list[int]:
-    args: list[int] = []
-    for days in view.windows_days:
-        args += list(view.bounds(bucket, days))
-    return args
+_CHUNK = 256  # scripts per write: see `_run`
+_EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma list
 
 
 class RedisWindowStore:
-    def __init__(self, url: str, *, socket_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, socket_timeout: float = 5.0, replay_horizon_s: int = 7 * 86_400) -> None:
         self._redis = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
-        self._card = self._redis.register_script(_CARD)
-        self._terminal = self._redis.register_script(_TERMINAL)
-        self._label = self._redis.register_script(_LABEL)
+        self._replay_horizon_s = replay_horizon_s
+        self._scripts = {
+            "card": card_script(CARD_WINDOWS, PROFILE_FIELDS),
+            "terminal": terminal_script(TERMINAL_WINDOWS),
+            "label": label_script(TERMINAL_WINDOWS),
+        }
+        self._sha = {name: hashlib.sha1(body.encode()).hexdigest() for name, body in self._scripts.items()}
 
     @staticmethod
     def card_key(card_id: str, suffix: str) -> str:
@@ -165,49 +85,96 @@ class RedisWindowStore:
     def terminal_key(terminal_id: str, suffix: str) -> str:
         return f"lepton:{{t:{terminal_id}}}:{suffix}"
 
+    def _run(self, calls: list[tuple[str, list]]) -> list:
+        """One pipelined round trip of EVALSHA calls; scripts missing (a restarted
+        Redis) are loaded and the batch sent again, which idempotence makes safe.
+
+        Packs and reads the commands directly (hiredis) rather than through
+        redis-py's pipeline object, whose per-command bookkeeping cost more than
+        the scripts themselves at batch sizes in the thousands."""
+        for attempt in (0, 1):
+            conn = self._redis.connection_pool.get_connection()
+            replies, error = [], None
+            try:
+                # In chunks, each sent before the previous one's replies are read: the
+                # scripts of one chunk run while this process packs the next.
+                pending = 0
+                for start in range(0, len(calls), _CHUNK):
+                    chunk = calls[start:start + _CHUNK]
+                    conn.send_packed_command([b"".join(
+                        pack_command(("EVALSHA", self._sha[name], len(keys), *keys, *args))
+                        for name, (keys, args) in chunk)], check_health=False)
+                    error = self._read(conn, pending, replies) or error
+                    pending = len(chunk)
+                error = self._read(conn, pending, replies) or error
+            except BaseException:
+                conn.disconnect()  # unread replies would be mistaken for the next batch's
+                raise
+            finally:
+                self._redis.connection_pool.release(conn)
+            if error is None:
+                return replies
+            if attempt or not isinstance(error, redis.exceptions.NoScriptError):
+                raise error
+            for body in self._scripts.values():
+                self._redis.script_load(body)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _read(conn, n: int, replies: list) -> Exception | None:
+        error = None
+        for _ in range(n):
+            try:
+                replies.append(conn.read_response())
+            except redis.exceptions.ResponseError as exc:
+                error = error or exc
+                replies.append(None)
+        return error
+
     def apply_transactions(self, txs: Sequence[TxFacts]) -> Aggregates:
         """Apply each transaction once (by tx_id) to its card and terminal, and
-        return the aggregates each one sees: one pipeline round trip."""
-        pipe = self._redis.pipeline(transaction=False)
+        return the aggregates each one saw: one pipeline round trip."""
+        return self.apply_and_profile(txs)[0]
+
+    def apply_and_profile(self, txs: Sequence[TxFacts]) -> tuple[Aggregates, np.ndarray]:
+        """`apply_transactions`, plus each card's credit profile ([N, len(PROFILE_FIELDS)],
+        DEFAULT_PROFILE where unknown) read in the same scripts."""
         cw, tw = CARD_WINDOWS, TERMINAL_WINDOWS
+        card_ttl, term_ttl, seen_ttl = cw.ttl_s, tw.ttl_s, self._replay_horizon_s + DAY_MS // 1000
+        calls: list = []
         for t in txs:
-            cb = cw.bucket_of(t.ts_ms)
-            self._card(keys=[self.card_key(t.card_id, "win"), self.card_key(t.card_id, f"tx:{t.tx_id}")],
-                       args=[cb, t.amount_cents, t.ts_ms, repr(float(t.x)), repr(float(t.y)), cw.ttl_s,
-                             cw.keep_buckets, *_window_args(cw, cb)], client=pipe)
-            tb = tw.bucket_of(t.ts_ms)
-            self._terminal(keys=[self.terminal_key(t.terminal_id, "win"),
-                                 self.terminal_key(t.terminal_id, f"tx:{t.tx_id}"),
-                                 self.terminal_key(t.terminal_id, "pending")],
-                           args=[t.tx_id, tb, tw.ttl_s, tw.keep_buckets, *_window_args(tw, tb)], client=pipe)
-        replies = pipe.execute()
-        n, nc, nt = len(txs), len(cw.windows_days), len(tw.windows_days)
-        card_count = np.zeros((n, nc), np.int64)
-        card_sum = np.zeros((n, nc), np.int64)
-        prev = np.full((n, 3), np.nan)
-        t_count = np.zeros((n, nt), np.int64)
-        t_frauds = np.zeros((n, nt), np.int64)
-        for i in range(n):
-            sums, last = replies[2 * i].decode().split("|")
-            card = [int(v) for v in sums.split(",")]
-            card_count[i], card_sum[i] = card[:nc], card[nc:]
-            if last[0] != ",":
-                prev[i] = [float(v) for v in last.split(",")]
-            term = [int(v) for v in replies[2 * i + 1].decode().split(",")]
-            t_count[i], t_frauds[i] = term[:nt], term[nt:]
-        return Aggregates(card_count, card_sum, prev[:, 0], prev[:, 1], prev[:, 2], t_count, t_frauds)
+            c = f"lepton:{{c:{t.card_id}}}:"
+            term = f"lepton:{{t:{t.terminal_id}}}:"
+            calls.append(("card", ([c + "win", c + "idx", f"{c}seen:{t.ts_ms // CARD_SEEN_PERIOD_MS}", c + "profile"],
+                                   [t.tx_id, t.ts_ms // cw.bucket_ms, t.amount_cents, t.ts_ms, repr(float(t.x)),
+                                    repr(float(t.y)), card_ttl, seen_ttl])))
+            term_seen = f"{term}seen:{t.ts_ms // TERMINAL_SEEN_PERIOD_MS}"
+            calls.append(("terminal", ([term + "win", term + "idx", term_seen, term + "pending"],
+                                       [t.tx_id, t.ts_ms // tw.bucket_ms, term_ttl])))
+        replies = self._run(calls)
+        n, nc, nt, npf = len(txs), len(cw.windows_days), len(tw.windows_days), len(PROFILE_FIELDS)
+        # Parsed in bulk: every card answer has the same 2nc + 3 + npf fields, empty ones unknown.
+        width = 2 * nc + 3 + npf
+        blob = _EMPTY.sub(b",nan", b",".join(replies[0::2]).replace(b"|", b","))
+        card = np.fromstring(blob, sep=",").reshape(n, width) if n else np.zeros((0, width))
+        term = np.fromstring(b",".join(replies[1::2]), sep=",").reshape(n, 2 * nt) if n else np.zeros((0, 2 * nt))
+        card_count, card_sum = card[:, :nc].astype(np.int64), card[:, nc:2 * nc].astype(np.int64)
+        prev = card[:, 2 * nc:2 * nc + 3]
+        profiles = card[:, 2 * nc + 3:]
+        defaults = np.array([DEFAULT_PROFILE[f] for f in PROFILE_FIELDS])
+        profiles = np.where(np.isnan(profiles), defaults, profiles)
+        t_count, t_frauds = term[:, :nt].astype(np.int64), term[:, nt:].astype(np.int64)
+        agg = Aggregates(card_count, card_sum, prev[:, 0], prev[:, 1], prev[:, 2], t_count, t_frauds)
+        return agg, profiles
 
     def apply_labels(self, labels: Sequence[LabelFacts]) -> list[int]:
         """1 applied, 0 duplicate, 2 transaction not seen yet (kept, applied when it arrives)."""
-        pipe = self._redis.pipeline(transaction=False)
         ttl = TERMINAL_WINDOWS.ttl_s
+        calls = []
         for lab in labels:
-            self._label(keys=[self.terminal_key(lab.terminal_id, "win"),
-                              self.terminal_key(lab.terminal_id, f"tx:{lab.tx_id}"),
-                              self.terminal_key(lab.terminal_id, f"lb:{lab.tx_id}"),
-                              self.terminal_key(lab.terminal_id, "pending")],
-                        args=[lab.tx_id, ttl], client=pipe)
-        return [int(r) for r in pipe.execute()]
+            term = f"lepton:{{t:{lab.terminal_id}}}:"
+            calls.append(("label", ([term + "win", term + "idx", term + "pending"], [lab.tx_id, ttl, term + "seen:"])))
+        return [int(r) for r in self._run(calls)]
 
     def profiles(self, card_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """[N, len(PROFILE_FIELDS)] credit profiles, and which cards had none (defaults used)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lepton_stream.config import Settings
+from lepton_stream.observability.pipeline import observe_batch, observe_lag
 from lepton_stream.pipeline.batch import Batch, OutRecord
 
 Lag = Callable[[dict[tuple[str, int], int]], dict[str, int]]  # last offsets -> lag per "topic/partition"
@@ -35,6 +36,7 @@ class MetricsStage:
         self.batch_sizes: list[int] = []
         self.latencies_ms: list[int] = []
         self.offsets: dict[tuple[str, int], int] = {}
+        self.stage_s: dict[str, float] = {}
 
     def __call__(self, batch: Batch) -> Batch:
         topics = self.settings.topics
@@ -51,6 +53,8 @@ class MetricsStage:
             elif out.topic == topics.dlq:
                 self.dlq += 1
         self.labels += batch.labels_applied + batch.labels_pending
+        for stage, seconds in batch.stage_s.items():
+            self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
         if batch.scores is not None:
             now_ms = time.time_ns() // 1_000_000
             self.latencies_ms += [now_ms - t.ts_ms for t in batch.valid]
@@ -59,11 +63,13 @@ class MetricsStage:
             batch.out.append(OutRecord(topics.pipeline_metrics, self.task_id.encode(), self._record(now),
                                        len(batch.records) - 1))
             self._reset(now)
+        observe_batch(batch, topics, now)  # Prometheus (issue 6)
         return batch
 
     def _record(self, now: float) -> bytes:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else None
         sizes = np.asarray(self.batch_sizes)
+        lag = self.lag(self.offsets) if self.lag else None
         body = {
             "task_id": self.task_id,
             "window_start": int(self.window_start * 1000), "window_end": int(now * 1000),
@@ -72,9 +78,13 @@ class MetricsStage:
             "latency_ms": None if lat is None else {
                 f"p{q}": float(np.percentile(lat, q)) for q in (50, 95, 99)},
             "batches": len(sizes), "batch_size": {"mean": float(sizes.mean()), "max": int(sizes.max())},
-            "lag": self.lag(self.offsets) if self.lag else None,
+            "lag": lag,
+            # Seconds this task spent in each stage during the window; the rest of the
+            # window is time outside the pipeline (waiting for input, Flink's own work).
+            "stage_s": {k: round(v, 4) for k, v in self.stage_s.items()},
             "schema_version": 1,
         }
+        observe_lag(lag)
         return json.dumps(body, separators=(",", ":")).encode()
 
 

@@ -47,9 +47,12 @@ def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndar
 
 def build_pipeline(settings: Settings) -> ScoringPipeline:
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
+    from lepton_stream.observability.exporter import start_exporter
     from lepton_stream.scoring.triton_client import TritonScorer
 
-    store = RedisWindowStore(settings.redis_url)
+    # Each process running a pipeline (a Flink Python worker, the consumer loop) serves /metrics.
+    start_exporter(settings, "job", settings.job_metrics_port)
+    store = RedisWindowStore(settings.redis_url, replay_horizon_s=settings.replay_horizon_s)
     return ScoringPipeline([
         LabelStage(settings, store),
         ParseStage(settings),

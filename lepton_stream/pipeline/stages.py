@@ -87,8 +87,7 @@ class FeatureStage:
             return batch
         facts = [TxFacts(t.tx_id, t.card_id, t.terminal_id, t.ts_ms, t.amount_cents, t.x, t.y) for t in txs]
         retry = {"what": "redis", "attempts": self.settings.retry_attempts, "base_s": self.settings.retry_base_s}
-        agg = with_retry(lambda: self.store.apply_transactions(facts), **retry)
-        profiles, _missing = with_retry(lambda: self.store.profiles([t.card_id for t in txs]), **retry)
+        agg, profiles = with_retry(lambda: self.store.apply_and_profile(facts), **retry)
         batch.aggregates = agg
         batch.fraud_features = fraud_feature_matrix(
             np.array([t.amount for t in txs]), np.array([t.ts_ms for t in txs]), np.array([t.channel for t in txs]),
@@ -153,6 +152,6 @@ class RouteStage:
                        for j in top]
             alert = Alert(tx.tx_id, tx.card_id, tx.terminal_id, tx.amount, round(fraud, 6), round(credit, 6),
                           level, reasons, f"fraud_scorer:{sc.fraud_version},credit_scorer:{sc.credit_version}",
-                          tx.ts_ms, now)
+                          tx.ts_ms, now, merchant_id=tx.merchant_id)
             batch.out.append(OutRecord(topics.risk_alerts, key, alert.to_json(), origin))
         return batch

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+
+import orjson
 
 from lepton_stream.schemas.transaction import InvalidEvent
 
@@ -19,7 +20,7 @@ class Label:
 
 def parse_label(raw: bytes | str) -> Label | InvalidEvent:
     try:
-        obj = json.loads(raw)
+        obj = orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return InvalidEvent("invalid_json", f"not valid JSON: {exc}")
     if not isinstance(obj, dict):

@@ -7,12 +7,13 @@ human sentence.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+import orjson
 
 from lepton_stream.schemas.currencies import ISO_4217
 
@@ -79,7 +80,7 @@ def _parse_ts(value: Any) -> int | None:
 
 def parse_transaction(raw: bytes | str, max_amount: float = 1_000_000.0) -> Transaction | InvalidEvent:
     try:
-        obj = json.loads(raw)
+        obj = orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return _fail("invalid_json", f"not valid JSON: {exc}")
     if not isinstance(obj, dict):

@@ -15,15 +15,20 @@ from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.stack import processes
+from lepton_stream.stack.exporter import StackExporter
 from lepton_stream.stack.kafka_broker import KafkaBroker
 from lepton_stream.stack.processes import StackError
+from lepton_stream.stack.prometheus_server import PrometheusServer
 from lepton_stream.stack.redis_server import RedisServer
 from lepton_stream.stack.service import Service, log_path
 from lepton_stream.stack.triton_server import TritonServer
 
 log = logs.get("lepton.stack")
 
-SERVICES: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
+# The parts the exporter probes; the exporter itself starts last (issue 6).
+PROBED: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
+SERVICES: tuple[Service, ...] = (*PROBED, StackExporter())
+OPTIONAL: tuple[Service, ...] = (PrometheusServer(),)  # `up --monitoring`
 
 
 @dataclass
@@ -53,15 +58,16 @@ def _save(s: Settings, state: dict[str, dict]) -> None:
     tmp.replace(_state_path(s))
 
 
-def up(s: Settings, only: list[str] | None = None) -> list[str]:
+def up(s: Settings, only: list[str] | None = None, monitoring: bool = False) -> list[str]:
     """Start every part (or the `only` ones) not already running; on any failure
     stop what this call started and raise one StackError. Returns the names started."""
     s.run_dir.mkdir(parents=True, exist_ok=True)
     state = _load(s)
-    unknown = set(only or []) - {svc.name for svc in SERVICES}
+    services = SERVICES + (OPTIONAL if monitoring or only else ())
+    unknown = set(only or []) - {svc.name for svc in SERVICES + OPTIONAL}
     if unknown:
-        raise StackError(", ".join(sorted(unknown)), "no such part (kafka, redis, triton)")
-    todo = [svc for svc in SERVICES
+        raise StackError(", ".join(sorted(unknown)), "no such part (kafka, redis, triton, exporter, prometheus)")
+    todo = [svc for svc in services
             if (only is None or svc.name in only)
             and not (svc.name in state and processes.pid_alive(state[svc.name]["pid"]))]
     for svc in todo:
@@ -99,14 +105,14 @@ def up(s: Settings, only: list[str] | None = None) -> list[str]:
 
 
 def down(s: Settings) -> list[str]:
-    return down_parts(s, [svc.name for svc in SERVICES])
+    return down_parts(s, [svc.name for svc in SERVICES + OPTIONAL])
 
 
 def down_parts(s: Settings, names: list[str]) -> list[str]:
     """Stop the named parts (those a caller started), by their recorded PIDs."""
     state = _load(s)
     stopped = []
-    for svc in reversed(SERVICES):
+    for svc in reversed(SERVICES + OPTIONAL):
         if svc.name not in names:
             continue
         entry = state.pop(svc.name, None)
@@ -121,7 +127,7 @@ def down_parts(s: Settings, names: list[str]) -> list[str]:
 def status(s: Settings) -> list[PartStatus]:
     state = _load(s)
     out = []
-    for svc in SERVICES:
+    for svc in SERVICES + tuple(o for o in OPTIONAL if o.name in state):
         entry = state.get(svc.name)
         pid = entry["pid"] if entry else None
         running = pid is not None and processes.pid_alive(pid)

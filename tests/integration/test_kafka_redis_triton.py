@@ -39,6 +39,12 @@ def test_kafka_produce_consume_round_trip(stack):
     assert got == sent
 
 
+def _dump(r: redis.Redis, key: bytes) -> tuple:
+    kind = r.type(key)
+    readers = {b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1, withscores=True), b"string": r.get}
+    return kind, readers[kind](key)
+
+
 def test_redis_update_is_idempotent_by_tx_id(stack):
     store = RedisWindowStore(stack.redis_url)
     run = uuid.uuid4().hex[:8]
@@ -47,9 +53,9 @@ def test_redis_update_is_idempotent_by_tx_id(stack):
     first = store.apply_transactions(txs)
     r = redis.Redis.from_url(stack.redis_url)
     keys = sorted(r.scan_iter(f"lepton:*{run}*"))
-    before = {k: (r.type(k), r.hgetall(k) if r.type(k) == b"hash" else r.get(k)) for k in keys}
+    before = {k: _dump(r, k) for k in keys}
     again = store.apply_transactions(txs[:1])  # the same event twice
-    after = {k: (r.type(k), r.hgetall(k) if r.type(k) == b"hash" else r.get(k)) for k in keys}
+    after = {k: _dump(r, k) for k in keys}
     assert first.card_count[:, 0].tolist() == [1, 2]
     assert again.card_count[0].tolist() == first.card_count[0].tolist()
     assert after == before and sorted(r.scan_iter(f"lepton:*{run}*")) == keys

@@ -37,6 +37,7 @@ def test_routes_scores_alerts_dlq_and_labels_with_origins():
     assert sorted(o.origin for o in by_topic[s.topics.dlq]) == [2, 5]
     alert = json.loads(by_topic[s.topics.risk_alerts][0].value)
     assert alert["severity"] == "medium" and alert["tx_id"] == events[1]["tx_id"]
+    assert alert["merchant_id"] == events[1]["merchant_id"]
     assert alert["reasons"][0]["feature"] in FRAUD_FEATURES
     assert alert["model_version"] == "fraud_scorer:7,credit_scorer:3"
     score = json.loads(by_topic[s.topics.scores][1].value)

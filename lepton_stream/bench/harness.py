@@ -1,0 +1,112 @@
+"""What every benchmark shares: its own stack on free ports, topics per run, a
+Kafka topic reader, and process memory sampling."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from confluent_kafka import TopicPartition
+
+from lepton_stream.config import Settings, Topics
+from lepton_stream.kafka.admin import create_topics, wait_topics_ready
+from lepton_stream.kafka.clients import consumer
+from lepton_stream.stack import manager
+from lepton_stream.stack.processes import free_ports, group_pids, rss_mb
+
+
+@contextlib.contextmanager
+def bench_stack(**overrides) -> Iterator[Settings]:
+    """Kafka, Redis and Triton on free ports under a temporary home; stopped by PID after."""
+    with tempfile.TemporaryDirectory(prefix="lepton-bench-") as home:
+        k, kc, r, th, tg, tm = free_ports(6)
+        s = Settings.from_env(None, home=Path(home), kafka_port=k, kafka_controller_port=kc, redis_port=r,
+                              triton_http_port=th, triton_grpc_port=tg, triton_metrics_port=tm, **overrides)
+        manager.up(s)
+        try:
+            yield s
+        finally:
+            manager.down(s)
+
+
+def with_topics(s: Settings, prefix: str, **changes) -> Settings:
+    """Settings whose topics and consumer group belong to one run only."""
+    topics = Topics(transactions=f"{prefix}-tx", fraud_labels=f"{prefix}-labels", scores=f"{prefix}-scores",
+                    risk_alerts=f"{prefix}-alerts", pipeline_metrics=f"{prefix}-metrics", dlq=f"{prefix}-dlq")
+    out = s.replace(topics=topics, consumer_group=f"bench-{prefix}", **changes)
+    create_topics(out.kafka_bootstrap, out.topics.all(), out.partitions)
+    wait_topics_ready(out.kafka_bootstrap, out.topics.all())
+    return out
+
+
+def read_all(s: Settings, topic: str, idle_s: float = 2.0) -> list[dict]:
+    """Every committed record of `topic` (read_committed), until `idle_s` without one."""
+    c = consumer(s.kafka_bootstrap, f"bench-read-{uuid.uuid4().hex[:6]}")
+    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    out: list[dict] = []
+    idle_since = time.monotonic()
+    while time.monotonic() - idle_since < idle_s:
+        batch = c.consume(5000, timeout=0.5)
+        if batch:
+            idle_since = time.monotonic()
+        out += [json.loads(m.value()) for m in batch if m.error() is None]
+    c.close()
+    return out
+
+
+class PeakRss:
+    """Resident memory (MB) of a process, or of its whole process group, sampled
+    twice a second: `stop()` answers the median (steady state) and keeps the peak."""
+
+    def __init__(self, pid: int, group: bool) -> None:
+        self.peak, self.last, self._stop = 0.0, 0.0, threading.Event()
+        self.samples: list[float] = []
+        self._thread = threading.Thread(target=self._run, args=(pid, group), daemon=True)
+        self._thread.start()
+
+    def _run(self, pid: int, group: bool) -> None:
+        while not self._stop.is_set():
+            self.last = rss_mb(group_pids(pid) if group else [pid])
+            self.peak = max(self.peak, self.last)
+            self.samples.append(self.last)
+            time.sleep(0.5)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return round(sorted(self.samples)[len(self.samples) // 2]) if self.samples else 0
+
+
+def server_rss_mb(s: Settings) -> dict[str, int]:
+    """Resident memory of each part `lepton-stream up` started (its process group)."""
+    state = json.loads((s.run_dir / "stack.json").read_text())
+    return {part: round(rss_mb(group_pids(v["pid"]))) for part, v in state.items()}
+
+
+def percentiles(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float]:
+    import numpy as np
+
+    if not values:
+        return {f"p{q}": float("nan") for q in qs}
+    return {f"p{q}": round(float(np.percentile(values, q)), 1) for q in qs}
+
+
+def rss_by_role(pgid: int) -> dict[str, int]:
+    """The job's process group split into its roles: driver, JVM, Python workers (MB each role)."""
+    roles: dict[str, float] = {}
+    for pid in group_pids(pgid):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline").read()
+        except OSError:
+            continue
+        role = ("python workers" if "beam_boot" in cmd or "pyflink.fn_execution" in cmd
+                else "flink jvm" if "java" in cmd.split("\0")[0] else "driver")
+        roles[role] = roles.get(role, 0.0) + rss_mb([pid])
+    return {k: round(v) for k, v in sorted(roles.items())}

@@ -1,0 +1,106 @@
+"""Event -> score and event -> alert latency at fixed rates, the Flink job running.
+
+The load generator stamps each event with its send time; the job's scores and
+alerts carry scored/alert time, and a read_committed reader notes when each
+became visible downstream (after the checkpoint that commits it). The first
+`warmup_s` of each rate are left out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from confluent_kafka import OFFSET_END, TopicPartition
+
+from lepton_stream.bench.harness import percentiles, rss_by_role, server_rss_mb, with_topics
+from lepton_stream.config import Settings
+from lepton_stream.kafka.clients import consumer
+from lepton_stream.stack.job_process import start_job, stop_job
+
+
+class _Reader:
+    """Reads scores and alerts from their end offsets, noting when each arrived."""
+
+    def __init__(self, s: Settings) -> None:
+        self.rows: list[tuple[str, dict, int]] = []
+        self._stop = threading.Event()
+        self._c = consumer(s.kafka_bootstrap, f"bench-lat-{uuid.uuid4().hex[:6]}")
+        assign = []
+        for topic in (s.topics.scores, s.topics.risk_alerts):
+            for p in self._c.list_topics(topic, timeout=10).topics[topic].partitions:
+                assign.append(TopicPartition(topic, p, OFFSET_END))
+        self._c.assign(assign)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import orjson
+
+        while not self._stop.is_set():
+            for m in self._c.consume(5000, timeout=0.2):
+                if m.error() is None:
+                    self.rows.append((m.topic(), orjson.loads(m.value()), time.time_ns() // 1_000_000))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._c.close()
+
+
+def _wait_ready(s: Settings, reader: _Reader, timeout_s: float = 180.0) -> None:
+    """Sends a few probe events until the job answers (start-up, first checkpoint)."""
+    from producers.load import LoadOptions, run_load
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run_load(s.kafka_bootstrap, s.topics.transactions, LoadOptions(rate=50, duration_s=1.0, run_id="warm"))
+        time.sleep(2.0)
+        if any(t == s.topics.scores for t, _, _ in reader.rows):
+            return
+    raise TimeoutError("the job scored nothing within the start-up timeout")
+
+
+def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmup_s: float = 3.0,
+             tag: str = "latency", **changes) -> dict:
+    from producers.load import LoadOptions, run_load
+
+    s = with_topics(base, tag, **changes)
+    job = start_job(s, "latest", s.home / f"{tag}.log")
+    reader = _Reader(s)
+    out: dict = {"checkpoint_interval_ms": s.checkpoint_interval_ms, "bundle_time_ms": s.bundle_time_ms,
+                 "arrow_batch_size": s.arrow_batch_size, "parallelism": s.parallelism, "rates": []}
+    try:
+        _wait_ready(s, reader)
+        for rate in rates:
+            run = f"r{int(rate)}-{uuid.uuid4().hex[:4]}"
+            reader.rows.clear()
+            report = run_load(s.kafka_bootstrap, s.topics.transactions,
+                              LoadOptions(rate=rate, duration_s=duration_s, run_id=run, cards=20_000))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                n = sum(1 for t, r, _ in reader.rows if t == s.topics.scores and r["tx_id"].startswith(run))
+                if n >= report.delivered:
+                    break
+                time.sleep(0.5)
+            time.sleep(1.0)
+            rss = {"job": rss_by_role(job.pid), "servers": server_rss_mb(s)}
+            rows = [(t, r, at) for t, r, at in reader.rows if r["tx_id"].startswith(run)]
+            t_first = min((r["event_ts"] for t, r, _ in rows), default=0)
+            steady = [(t, r, at) for t, r, at in rows if r["event_ts"] >= t_first + warmup_s * 1000]
+            scores = [(r, at) for t, r, at in steady if t == s.topics.scores]
+            alerts = [(r, at) for t, r, at in steady if t == s.topics.risk_alerts]
+            out["rates"].append({
+                "target_per_s": rate, "sent_per_s": round(report.achieved_rate),
+                "fell_behind": report.fell_behind, "sent": report.delivered,
+                "scored": sum(1 for t, r, _ in rows if t == s.topics.scores),
+                "event_to_score_ms": percentiles([r["scored_ts"] - r["event_ts"] for r, _ in scores]),
+                "event_to_alert_ms": percentiles([r["alert_ts"] - r["event_ts"] for r, _ in alerts]),
+                "event_to_visible_score_ms": percentiles([at - r["event_ts"] for r, at in scores]),
+                "event_to_visible_alert_ms": percentiles([at - r["event_ts"] for r, at in alerts]),
+                "alerts": len(alerts), "rss_mb_at_end": rss})
+    finally:
+        reader.close()
+        stop_job(job)
+    return out

@@ -1,0 +1,131 @@
+"""All the benchmarks in one run, one JSON file and a short summary (`lepton-stream bench`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lepton_stream.bench import latency, saturation, store_memory
+from lepton_stream.bench.harness import bench_stack, server_rss_mb
+from lepton_stream.config import REPO_ROOT
+
+RESULTS = REPO_ROOT / "benchmarks" / "results"
+
+
+@dataclass
+class BenchOptions:
+    events: int = 60_000  # backlog for the saturation runs
+    parallelism: tuple[int, ...] = (1, 2)  # Flink parallelism values tried at saturation
+    rates: tuple[float, ...] = (1_000, 5_000)  # fixed rates, plus 50 % of the best Flink saturation
+    duration_s: float = 20.0  # per fixed rate
+    bundle_times_ms: tuple[int, ...] = (10, 200)  # bundle-time trade-off at 5,000/s, beside the default
+    arrow_batch_sizes: tuple[int, ...] = (500,)  # Arrow batch trade-off at saturation, beside the default
+    memory_cards: int = 2_000
+    skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, memory
+    out: Path = RESULTS / "pipeline.json"
+
+
+def run_bench(opts: BenchOptions, say=print) -> dict:
+    result: dict = {"date": time.strftime("%Y-%m-%d"),
+                    "machine": f"{platform.machine()}, {os.cpu_count()} cores; Kafka, Redis, Triton and the job "
+                               f"all on it"}
+    with bench_stack(partitions=2) as s:
+        best = 0
+        if "saturation" not in opts.skip:
+            events = saturation.backlog(opts.events)
+            sat: dict = {"events": len(events), "flink": {}}
+            for p in opts.parallelism:
+                say(f"saturation: Flink job, parallelism {p} ...")
+                sat["flink"][f"p{p}"] = r = saturation.run_flink(s, events, tag=f"flink-p{p}", parallelism=p)
+                say(f"  {r['events_per_s']:,}/s")
+                best = max(best, r["events_per_s"])
+            if "knobs" not in opts.skip:
+                for ab in opts.arrow_batch_sizes:
+                    p = max(opts.parallelism)
+                    say(f"saturation: Flink job, parallelism {p}, Arrow batch {ab} ...")
+                    sat["flink"][f"p{p}-arrow{ab}"] = r = saturation.run_flink(
+                        s, events, tag=f"flink-p{p}-a{ab}", parallelism=p, arrow_batch_size=ab)
+                    say(f"  {r['events_per_s']:,}/s")
+            say("saturation: plain consumer loop ...")
+            sat["loop"] = saturation.run_loop(s, events)
+            say(f"  {sat['loop']['events_per_s']:,}/s")
+            sat["flink_best_vs_loop"] = round(best / sat["loop"]["events_per_s"], 2)
+            result["saturation"] = sat
+            saturation.write(result, opts.out)
+        if "latency" not in opts.skip:
+            rates = list(opts.rates) + ([round(best / 2, -2)] if best else [])
+            say(f"latency at {', '.join(f'{r:,.0f}/s' for r in rates)} ...")
+            result["latency"] = latency.at_rates(s, rates, opts.duration_s, tag="latency",
+                                                 parallelism=max(opts.parallelism))
+            saturation.write(result, opts.out)
+        if "knobs" not in opts.skip:
+            knobs = []
+            for bt in opts.bundle_times_ms:
+                say(f"knobs: bundle time {bt} ms at 5,000/s ...")
+                knobs.append(latency.at_rates(s, [5_000], opts.duration_s, tag=f"knob-bt{bt}",
+                                              bundle_time_ms=bt, parallelism=max(opts.parallelism)))
+            result["knobs"] = knobs
+            saturation.write(result, opts.out)
+        result["server_rss_mb_at_end"] = server_rss_mb(s)
+    if "memory" not in opts.skip:
+        say("Redis memory per active card ...")
+        result["redis_memory"] = store_memory.memory_per_card(cards=opts.memory_cards, terminals=opts.memory_cards * 2)
+    saturation.write(result, opts.out)
+    summary = summarize(result)
+    opts.out.with_suffix(".md").write_text(summary)
+    return result
+
+
+def summarize(r: dict) -> str:
+    lines = [f"# Pipeline benchmark, {r['date']}", "", f"Machine: {r['machine']}.", ""]
+    if "saturation" in r:
+        sat = r["saturation"]
+        lines += ["## Throughput at saturation (exactly-once on)", "",
+                  f"Backlog of {sat['events']:,} simulated transactions.", "",
+                  "| runner | events/s | median RSS MB | time share |", "| --- | ---: | ---: | --- |"]
+        for f in sat["flink"].values():
+            share = ", ".join(f"{k} {v:.0%}" for k, v in f["time_share_per_task"].items())
+            lines.append(f"| Flink job, parallelism {f['parallelism']}, Arrow batch {f['arrow_batch_size']:,} | "
+                         f"{f['events_per_s']:,} | "
+                         f"{f['median_rss_mb']:,} | {share} |")
+        lp = sat["loop"]
+        share = ", ".join(f"{k} {v:.0%}" for k, v in lp["time_share"].items())
+        lines += [f"| plain consumer loop | {lp['events_per_s']:,} | {lp['median_rss_mb']:,} | {share} |", "",
+                  f"Best Flink / loop: **{sat['flink_best_vs_loop']}**.", ""]
+    for title, runs in (("Latency at fixed rates", [r["latency"]] if "latency" in r else []),
+                        ("Bundle time trade-off at 5,000/s", r.get("knobs", []))):
+        if not runs:
+            continue
+        lines += [f"## {title}", "",
+                  "| rate sent/s | bundle ms | checkpoint ms | event→score p50/p99 ms | event→alert p50/p99 ms | "
+                  "visible (read_committed) p50/p99 ms |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for run in runs:
+            for x in run["rates"]:
+                lines.append(
+                    f"| {x['sent_per_s']:,} | {run['bundle_time_ms']} | {run['checkpoint_interval_ms']} | "
+                    f"{x['event_to_score_ms']['p50']:.0f} / {x['event_to_score_ms']['p99']:.0f} | "
+                    f"{x['event_to_alert_ms']['p50']:.0f} / {x['event_to_alert_ms']['p99']:.0f} | "
+                    f"{x['event_to_visible_score_ms']['p50']:.0f} / {x['event_to_visible_score_ms']['p99']:.0f} |")
+        lines.append("")
+    if "latency" in r and r["latency"]["rates"]:
+        rss = r["latency"]["rates"][-1]["rss_mb_at_end"]
+        parts = {**{f"job {k}": v for k, v in rss["job"].items()}, **rss["servers"]}
+        lines += ["## Memory at steady state (RSS, MB)", "", ", ".join(f"{k} {v:,}" for k, v in parts.items()), ""]
+    if "redis_memory" in r:
+        m = r["redis_memory"]
+        lines += ["## Redis memory per active card", "",
+                  f"{m['bytes_per_active_card']:,} bytes per active card ({m['gb_per_million_cards']} GB per million "
+                  f"cards) after {m['days']} simulated days, {m['cards']:,} cards, {m['terminals']:,} terminals; "
+                  f"replay horizon {m['replay_horizon_days']} days. By key: "
+                  + ", ".join(f"{k} {v:,}" for k, v in m["bytes_per_card_by_key"].items()) + ".", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    result = run_bench(BenchOptions())
+    print(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,106 @@
+"""Throughput at saturation: the Flink job and the plain consumer loop doing the same
+work (same Redis store, same Triton models, exactly-once both) on the same backlog.
+
+Each reads its own copy of the simulated transactions (its own ids, so neither
+finds the other's Redis state), published before it starts; throughput =
+events / (last scored_ts - first scored_ts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from lepton_stream.bench.harness import PeakRss, read_all, with_topics
+from lepton_stream.config import Settings
+from lepton_stream.kafka.clients import producer
+from lepton_stream.stack.job_process import start_job, stop_job, wait_job
+
+# How the pipeline's stages map onto the parts the time goes to.
+STAGE_PART = {"ParseStage": "parse", "LabelStage": "redis", "FeatureStage": "redis + features",
+              "ScoreStage": "triton", "RouteStage": "outputs (json)", "MetricsStage": "metrics",
+              "kafka consume": "kafka in", "kafka produce + commit": "kafka out (sink)"}
+
+
+def backlog(n: int) -> list[dict]:
+    from producers.simulator import SimulationConfig, simulate
+    from producers.simulator.events import transaction_events
+
+    sim = simulate(SimulationConfig(n_customers=1000, n_terminals=2000, nb_days=max(2, n // 1900 + 1)))
+    return transaction_events(sim.transactions.head(n))
+
+
+def publish(s: Settings, events: list[dict], prefix: str) -> None:
+    p = producer(s.kafka_bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000})
+    for e in events:
+        ev = {**e, "tx_id": f"{prefix}-{e['tx_id']}", "card_id": f"{prefix}-{e['card_id']}",
+              "terminal_id": f"{prefix}-{e['terminal_id']}"}
+        p.produce(s.topics.transactions, key=ev["card_id"].encode(), value=json.dumps(ev).encode())
+        p.poll(0)
+    if p.flush(300):
+        raise RuntimeError("backlog not acknowledged by the broker within 300 s")
+
+
+def _span(scores: list[dict]) -> float:
+    times = [r["scored_ts"] for r in scores]
+    return (max(times) - min(times)) / 1000 if len(times) > 1 else float("nan")
+
+
+def _stage_split(stage_s: dict[str, float], wall_s: float) -> dict[str, float]:
+    """Share of the wall time per part; what no stage accounts for is 'outside the pipeline'."""
+    parts: dict[str, float] = {}
+    for stage, seconds in stage_s.items():
+        part = STAGE_PART.get(stage, stage)
+        parts[part] = parts.get(part, 0.0) + seconds
+    busy = sum(parts.values())
+    out = {k: round(v / wall_s, 3) for k, v in sorted(parts.items(), key=lambda kv: -kv[1])}
+    out["outside the pipeline"] = round(max(0.0, 1 - busy / wall_s), 3)
+    return out
+
+
+def run_flink(base: Settings, events: list[dict], tag: str = "flink", **changes) -> dict:
+    s = with_topics(base, tag, metrics_interval_s=1.0, **changes)
+    publish(s, events, tag)
+    job = start_job(s, "earliest", s.home / f"{tag}.log", bounded=True)
+    rss = PeakRss(job.pid, group=True)
+    t0 = time.monotonic()
+    rc = wait_job(job, 1800)
+    wall = time.monotonic() - t0
+    stop_job(job)
+    scores = read_all(s, s.topics.scores)
+    span = _span(scores)
+    metrics = read_all(s, s.topics.pipeline_metrics, idle_s=1.0)
+    stage_s: dict[str, float] = {}
+    for m in metrics:
+        for stage, sec in (m.get("stage_s") or {}).items():
+            stage_s[stage] = stage_s.get(stage, 0.0) + sec
+    tasks = max(1, len({m["task_id"] for m in metrics}))
+    return {"scored": len(scores), "events_per_s": round(len(scores) / span), "scoring_span_s": round(span, 2),
+            "wall_s_incl_start": round(wall, 1), "exit_code": rc, "median_rss_mb": rss.stop(),
+            "parallelism": s.parallelism, "arrow_batch_size": s.arrow_batch_size,
+            "bundle_time_ms": s.bundle_time_ms,
+            # Per task: each Python worker's time split over the scoring span.
+            "time_share_per_task": _stage_split({k: v / tasks for k, v in stage_s.items()}, span)}
+
+
+def run_loop(base: Settings, events: list[dict], tag: str = "loop") -> dict:
+    from stream_jobs.consumer_loop import run_loop as loop
+
+    s = with_topics(base, tag)
+    publish(s, events, tag)
+    rss = PeakRss(os.getpid(), group=False)
+    t0 = time.monotonic()
+    detail = loop(s)
+    wall = time.monotonic() - t0
+    scores = read_all(s, s.topics.scores)
+    span = _span(scores)
+    return {"scored": len(scores), "events_per_s": round(len(scores) / span), "scoring_span_s": round(span, 2),
+            "wall_s_incl_start": round(wall, 1), "median_rss_mb": rss.stop(),
+            "time_share": _stage_split(detail["stage_seconds"], span)}
+
+
+def write(result: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")

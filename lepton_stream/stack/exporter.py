@@ -1,0 +1,104 @@
+"""The local stack's metrics exporter: a small long-running part that `lepton-stream up`
+starts beside Kafka, Redis and Triton (by PID, like them).
+
+Redis and Kafka have no native Prometheus endpoint (their exporters are
+separate programs, not installed here), so this process probes each part
+with the same health check the stack manager uses and exports
+`lepton_component_up{component}` plus Redis memory and key count. Triton's
+own :8002 metrics are scraped directly. Run: `python -m lepton_stream.stack.exporter`.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+import urllib.request
+
+from lepton_stream import logs
+from lepton_stream.config import Settings
+from lepton_stream.observability import metrics as m
+from lepton_stream.observability.exporter import start_exporter
+
+PROBE_INTERVAL_S = 2.0
+
+
+def probe_once(s: Settings) -> dict[str, bool]:
+    from lepton_stream.stack.manager import PROBED
+
+    out = {}
+    for svc in PROBED:
+        t0 = time.perf_counter()
+        try:
+            up = bool(svc.ready(s))
+        except Exception:
+            up = False
+        m.COMPONENT_PROBE_SECONDS.labels(svc.name).set(time.perf_counter() - t0)
+        m.COMPONENT_UP.labels(svc.name).set(1 if up else 0)
+        out[svc.name] = up
+    if out.get("redis"):
+        _redis_stats(s)
+    return out
+
+
+def _redis_stats(s: Settings) -> None:
+    import redis
+
+    try:
+        with redis.Redis.from_url(s.redis_url, socket_timeout=2, socket_connect_timeout=2) as r:
+            m.REDIS_MEMORY.set(r.info("memory")["used_memory"])
+            m.REDIS_KEYS.set(r.dbsize())
+    except Exception:  # gone between the probe and now: the next probe says so
+        pass
+
+
+class StackExporter:
+    """The exporter as a part of the stack (lepton_stream.stack.service.Service)."""
+
+    name = "exporter"
+    ready_timeout_s = 20.0
+
+    def ports(self, s: Settings) -> list[int]:
+        return [s.stack_metrics_port]
+
+    def prepare(self, s: Settings) -> None:
+        pass
+
+    def command(self, s: Settings) -> list[str]:
+        return [sys.executable, "-m", "lepton_stream.stack.exporter"]
+
+    def env(self, s: Settings) -> dict[str, str] | None:
+        import os
+
+        return {**os.environ, **s.to_env()}
+
+    def _metrics(self, s: Settings) -> str:
+        url = f"http://{s.host}:{s.stack_metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.read().decode()
+
+    def ready(self, s: Settings) -> bool:
+        return "lepton_component_up" in self._metrics(s)
+
+    def health(self, s: Settings) -> str:
+        ups = [ln for ln in self._metrics(s).splitlines() if ln.startswith("lepton_component_up{")]
+        parts = [(ln.split('"')[1], "up" if ln.endswith(" 1.0") else "DOWN") for ln in ups]
+        return f"serving :{s.stack_metrics_port}/metrics; " + ", ".join(f"{n} {state}" for n, state in parts)
+
+
+def main() -> int:
+    logs.configure()
+    s = Settings.from_env()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    probe_once(s)  # before serving: the first scrape already has every part
+    if start_exporter(s, "stack", s.stack_metrics_port, span=1) is None:
+        return 1
+    while not stop.wait(PROBE_INTERVAL_S):
+        probe_once(s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Prometheus (Debian package) for the local stack: by PID, on `prometheus_port`, data under the home."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+
+from lepton_stream.config import Settings
+from lepton_stream.observability.exporter import prune_targets
+from lepton_stream.observability.prometheus_config import write_local_config
+from lepton_stream.stack.processes import StackError
+
+
+class PrometheusServer:
+    name = "prometheus"
+    ready_timeout_s = 30.0
+
+    def ports(self, s: Settings) -> list[int]:
+        return [s.prometheus_port]
+
+    def _config(self, s: Settings):  # noqa: ANN202
+        return s.home / "prometheus" / "prometheus.yml"
+
+    def prepare(self, s: Settings) -> None:
+        if shutil.which("prometheus") is None:
+            raise StackError(self.name, "prometheus not found on PATH: run `make setup`")
+        write_local_config(s, self._config(s))
+        prune_targets(s)  # a worker killed earlier would show as a target down forever
+
+    def command(self, s: Settings) -> list[str]:
+        return [shutil.which("prometheus") or "prometheus", f"--config.file={self._config(s)}",
+                f"--storage.tsdb.path={s.home / 'prometheus' / 'data'}",
+                f"--web.listen-address={s.host}:{s.prometheus_port}", "--storage.tsdb.retention.time=2d",
+                "--web.enable-lifecycle"]
+
+    def env(self, s: Settings) -> dict[str, str] | None:
+        return None
+
+    def _get(self, s: Settings, path: str) -> dict:
+        url = f"http://{s.host}:{s.prometheus_port}{path}"
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            return json.loads(resp.read()) if path.startswith("/api") else {"status": resp.status}
+
+    def ready(self, s: Settings) -> bool:
+        return self._get(s, "/-/ready")["status"] == 200
+
+    def targets(self, s: Settings) -> list[dict]:
+        return self._get(s, "/api/v1/targets?state=active")["data"]["activeTargets"]
+
+    def health(self, s: Settings) -> str:
+        targets = self.targets(s)
+        up = sum(t["health"] == "up" for t in targets)
+        return f"{up}/{len(targets)} targets up: " + ", ".join(
+            f"{t['labels']['job']} {t['health']}" for t in targets)

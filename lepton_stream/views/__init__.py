@@ -1,0 +1,1 @@
+"""Rich terminal views for on call: `alerts tail`, `status`, `dlq show`."""

@@ -1,0 +1,89 @@
+"""`lepton-stream alerts tail`: risk alerts as they are committed, filtered, in a live Rich table."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from lepton_stream.config import Settings
+from lepton_stream.views.topic_tail import as_json, console, follow
+
+SEVERITY_STYLE = {"high": "bold red", "medium": "dark_orange", "low": "yellow"}
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    severities: frozenset[str] = frozenset()  # empty: every severity
+    card: str | None = None
+    terminal: str | None = None
+
+    def matches(self, alert: dict) -> bool:
+        return ((not self.severities or alert.get("severity") in self.severities)
+                and (self.card is None or alert.get("card_id") == self.card)
+                and (self.terminal is None or alert.get("terminal_id") == self.terminal))
+
+
+def _fmt_ts(ms: object) -> str:
+    try:
+        t = int(ms)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return "-"
+    return time.strftime("%H:%M:%S", time.gmtime(t / 1000)) + f".{t % 1000:03d}"
+
+
+def alerts_table(alerts: Iterable[dict], title: str) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    for col in ("alert time", "severity", "fraud", "credit", "card", "terminal", "amount", "latency ms",
+                "top reasons (feature=value, z)", "model"):
+        table.add_column(col, no_wrap=col not in ("top reasons (feature=value, z)",))
+    for a in alerts:
+        reasons = ", ".join(f"{r.get('feature')}={r.get('value')} (z {r.get('z')})" for r in a.get("reasons") or [])
+        lat = (a.get("alert_ts") or 0) - (a.get("event_ts") or 0)
+        table.add_row(_fmt_ts(a.get("alert_ts")), Text(str(a.get("severity")),
+                                                        style=SEVERITY_STYLE.get(str(a.get("severity")), "")),
+                      f"{float(a.get('fraud_score', 0)):.3f}", f"{float(a.get('credit_score', 0)):.3f}",
+                      str(a.get("card_id")), str(a.get("terminal_id")), f"{float(a.get('amount', 0)):,.2f}",
+                      str(lat), reasons, str(a.get("model_version", "")))
+    return table
+
+
+def tail(s: Settings, flt: AlertFilter, *, rows: int = 20, from_beginning: bool = False, limit: int | None = None,
+         timeout_s: float | None = None) -> int:
+    """Follow `risk-alerts` until Ctrl-C, `limit` matching alerts or `timeout_s`; returns how many matched."""
+    out = console()
+    shown: deque[dict] = deque(maxlen=rows)
+    seen: Counter[str] = Counter()
+    matched = 0
+    t0 = time.monotonic()
+    title = (f"risk alerts ({s.topics.risk_alerts}, read_committed)"
+             + (f" severity in {sorted(flt.severities)}" if flt.severities else "")
+             + (f" card {flt.card}" if flt.card else "") + (f" terminal {flt.terminal}" if flt.terminal else ""))
+
+    def render() -> Group:
+        counts = "  ".join(f"{k}: {seen[k]}" for k in ("high", "medium", "low"))
+        return Group(alerts_table(list(shown)[::-1], title),
+                     Text(f"matched {matched}  seen by severity  {counts}  (Ctrl-C to stop)", style="dim"))
+
+    with Live(render(), console=out, refresh_per_second=4, transient=False, auto_refresh=out.is_terminal) as live:
+        try:
+            for msg in follow(s.kafka_bootstrap, s.topics.risk_alerts, from_beginning):
+                if msg is not None and (alert := as_json(msg.value())) is not None:
+                    seen[str(alert.get("severity"))] += 1
+                    if flt.matches(alert):
+                        shown.append(alert)
+                        matched += 1
+                        live.update(render())
+                if limit is not None and matched >= limit or timeout_s is not None and \
+                        time.monotonic() - t0 > timeout_s:
+                    break
+        except KeyboardInterrupt:
+            pass
+        live.update(render(), refresh=True)
+    return matched

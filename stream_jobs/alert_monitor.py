@@ -1,0 +1,223 @@
+"""The alert monitor (faust-streaming): `risk-alerts` + `pipeline-metrics` -> tables -> `oncall-pages`.
+
+Run: `python -m stream_jobs.alert_monitor` (settings from LEPTON_* as everywhere).
+
+- Reads both topics read_committed: Faust does that only with its
+  exactly-once guarantee, which also makes the table updates, the consumed
+  offsets and the pages one Kafka transaction per partition (a restart
+  neither double counts nor pages twice).
+- Tables are one-minute tumbling windows kept as explicit
+  "<epoch minute>|<key>|<source partition>" entries (alerts by severity,
+  terminal, merchant; a fraud score histogram per minute), expired after
+  `RETENTION_MIN` minutes. The source partition in the key keeps every key's
+  changelog on one partition (the stream is keyed by card, the tables by
+  minute: without it, recovery could restore another partition's count). Explicit keys let the HTTP
+  views and the detection read any past minute directly; every table is
+  changelogged, so a restarted monitor recovers them from Kafka before serving.
+- Detection (lepton_stream/oncall/detection.py, pure) runs on each alert
+  against the previous `baseline_minutes`; each page is sent once per kind and
+  minute, with its evidence, to `oncall-pages`.
+- One instance: alerts are a few per cent of the traffic, and detection needs
+  every partition's count of a minute in one place (two workers would each
+  see part of a spike). Kubernetes: one replica; a restart recovers the tables.
+- HTTP on `monitor_port` (6066): /health, /metrics (Prometheus), /tables (JSON),
+  /ui (HTML); Faust's own /table/<name>/ views too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from lepton_stream import logs
+from lepton_stream.config import Settings
+from lepton_stream.observability import metrics as m
+from lepton_stream.observability.exporter import write_target
+from lepton_stream.oncall.detection import (
+    SCORE_BINS,
+    Page,
+    baseline_minutes,
+    detect,
+    is_fresh,
+    latency_breach,
+    minute_of,
+    per_minute,
+    pooled_histogram,
+    score_bin,
+    total_variation,
+)
+from lepton_stream.oncall.snapshot import build_snapshot, parse_alert, render_html, split_key
+
+RETENTION_MIN = 120
+log = logs.get("lepton.monitor")
+
+
+def create_app(s: Settings) -> faust.App:
+    app = faust.App(
+        s.monitor_app_id,
+        broker=f"kafka://{s.kafka_bootstrap}",
+        store="memory://",
+        processing_guarantee="exactly_once",
+        topic_partitions=s.partitions,
+        topic_replication_factor=1,
+        web_host=s.host,
+        web_port=s.monitor_port,
+        web_bind=s.host,
+        datadir=str(s.home / "monitor"),
+        autodiscover=False,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+    )
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    alerts_topic = app.topic(s.topics.risk_alerts, **raw)
+    metrics_topic = app.topic(s.topics.pipeline_metrics, **raw)
+    pages_topic = app.topic(s.topics.oncall_pages, **raw)
+
+    def table(name: str, default: Any = int) -> faust.Table:
+        return app.Table(name, default=default, partitions=s.partitions, key_type=str, value_type=None)
+
+    severity_t = table("alerts-minute-severity")
+    terminal_t = table("alerts-minute-terminal")
+    merchant_t = table("alerts-minute-merchant")
+    hist_t = table("scores-minute-histogram", default=None)  # "<minute>|<partition>" -> counts per score bin
+    tasks_t = table("pipeline-tasks", default=None)  # task_id (the topic's key) -> its last record, summarised
+    pages_t = table("pages-sent", default=None)  # Page.key -> page
+    last_pruned: dict[int, int] = {}
+    parts = range(s.partitions)
+
+    def hist_of(minute: int) -> list[int] | None:
+        found = [hist_t.get(f"{minute}|{p}") for p in parts]
+        found = [h for h in found if h]
+        return [sum(col) for col in zip(*found, strict=True)] if found else None
+
+    def rate_and_hists(minute: int, first: int | None = None) -> tuple[dict[int, int], dict[int, list[int]]]:
+        minutes = range(minute - s.baseline_minutes if first is None else first, minute + 1)
+        hists = {k: h for k in minutes if (h := hist_of(k)) is not None}
+        return {k: sum(h) for k, h in hists.items()}, hists
+
+    async def send_page(page: Page) -> None:
+        if pages_t.get(page.key) is not None or not is_fresh(page.minute, time.time_ns() // 1_000_000):
+            return
+        pages_t[page.key] = page.to_dict()
+        await pages_topic.send(key=page.kind.encode(), value=json.dumps(page.to_dict()).encode())
+        m.MONITOR_PAGES.labels(page.kind).inc()
+        log.warning("page sent", extra={"kind": page.kind, "minute": page.minute, "summary": page.summary})
+
+    def prune(minute: int, part: int) -> None:
+        """Drop this partition's minutes older than the retention (tombstones in its changelog)."""
+        if last_pruned.get(part) == minute:
+            return
+        last_pruned[part] = minute
+        for t in (severity_t, terminal_t, merchant_t, hist_t):
+            old = [k for k in list(t.keys())
+                   if k.endswith(f"|{part}") and split_key(k)[0] < minute - RETENTION_MIN]
+            for key in old:
+                del t[key]
+
+    @app.agent(alerts_topic)
+    async def count_alerts(stream: faust.Stream) -> None:
+        async for event in stream.events():
+            alert = parse_alert(event.value)
+            if alert is None:
+                continue
+            part = event.message.partition
+            minute = minute_of(int(alert["alert_ts"]))
+            sev = str(alert["severity"])
+            severity_t[f"{minute}|{sev}|{part}"] += 1
+            terminal_t[f"{minute}|{alert.get('terminal_id') or 'unknown'}|{part}"] += 1
+            merchant_t[f"{minute}|{alert.get('merchant_id') or 'unknown'}|{part}"] += 1
+            hist = list(hist_t.get(f"{minute}|{part}") or [0] * SCORE_BINS)
+            hist[score_bin(float(alert.get("fraud_score", 0.0)))] += 1
+            hist_t[f"{minute}|{part}"] = hist
+            m.MONITOR_ALERTS.labels(sev).inc()
+            rate, hists = rate_and_hists(minute)
+            base = baseline_minutes(minute, s.baseline_minutes)
+            m.MONITOR_ALERT_RATE.set(rate.get(minute - 1, 0))
+            m.MONITOR_BASELINE_RATE.set(statistics.median(per_minute(rate, base)))
+            m.MONITOR_SCORE_DRIFT.set(total_variation(hists.get(minute, [0] * SCORE_BINS),
+                                                      pooled_histogram(hists, base)))
+            for page in detect(minute, rate, hists, baseline_n=s.baseline_minutes, factor=s.spike_factor,
+                               min_alerts=s.spike_min_alerts, drift_threshold=s.drift_threshold):
+                await send_page(page)
+            prune(minute, part)
+
+    @app.agent(metrics_topic)
+    async def watch_pipeline(stream: faust.Stream) -> None:
+        async for value in stream:
+            try:
+                rec = json.loads(value)
+                task = str(rec["task_id"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            lat = rec.get("latency_ms") or {}
+            lag = rec.get("lag") or {}
+            tasks_t[task] = {"task_id": task, "window_end": rec.get("window_end"), "events_in": rec.get("events_in"),
+                             "scored": rec.get("scored"), "alerts": rec.get("alerts"), "dlq": rec.get("dlq"),
+                             "p99_ms": lat.get("p99"), "lag_total": sum(lag.values()), "lag": lag}
+            m.MONITOR_METRICS_RECORDS.inc()
+            if lat.get("p99") is not None:
+                m.MONITOR_PIPELINE_P99.set(float(lat["p99"]) / 1000.0)
+            page = latency_breach(minute_of(int(rec.get("window_end") or 0)), lat.get("p99"), s.latency_slo_ms,
+                                  task)
+            if page is not None:
+                await send_page(page)
+
+    def snapshot() -> dict[str, Any]:
+        latest = max([split_key(k)[0] for k in hist_t.keys()] + [0])
+        now = max(minute_of(time.time_ns() // 1_000_000), latest)
+        _, hists = rate_and_hists(now, first=now - max(15, s.baseline_minutes))
+        return build_snapshot(now, severity_t.items(), terminal_t.items(), merchant_t.items(), hists,
+                              dict(tasks_t.items()), [v for _, v in pages_t.items()])
+
+    @app.page("/health")
+    async def health(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        # Faust serves HTTP before its tables are recovered: until then the tables would
+        # read empty, so health says 503 and readiness probes (tests, k8s) wait.
+        recovered = app.tables.recovery.completed.is_set() and not app.rebalancing
+        body = {"status": "ok" if recovered else "recovering", "app": s.monitor_app_id,
+                "tables_recovered": recovered, "alert_minutes": len(hist_t), "pages": len(pages_t)}
+        return web.json(body, status=200 if recovered else 503)
+
+    @app.page("/metrics")
+    async def prom(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/tables")
+    async def tables(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return web.json(snapshot())
+
+    @app.page("/ui")
+    async def ui(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return web.html(render_html(snapshot()))
+
+    return app
+
+
+def main() -> int:
+    logs.configure()
+    s = Settings.from_env()
+    app = create_app(s)
+    m.PROCESS.info({"role": "monitor", "pid": str(os.getpid())})
+    write_target(s, "monitor", s.monitor_port)  # the local Prometheus finds /metrics on the web port
+    log.info("alert monitor starting", extra={"port": s.monitor_port, "broker": s.kafka_bootstrap})
+    # Faust (mode) replaces the logging setup when its worker starts: give it ours,
+    # so the monitor logs JSON lines like every other Lepton process.
+    json_logs = {"version": 1, "disable_existing_loggers": False,
+                 "formatters": {"json": {"()": "lepton_stream.logs.JsonFormatter"}},
+                 "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json",
+                                          "stream": "ext://sys.stderr"}},
+                 "root": {"level": "INFO", "handlers": ["default"]}}
+    worker = faust.Worker(app, loglevel="info", quiet=True, logging_config=json_logs)
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

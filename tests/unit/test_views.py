@@ -1,0 +1,30 @@
+"""The on-call views' pure parts: alert filters and the pipeline summary."""
+
+from lepton_stream.views.alerts import AlertFilter, alerts_table
+from lepton_stream.views.status import summarise
+
+
+def test_alert_filter():
+    a = {"severity": "high", "card_id": "c1", "terminal_id": "t1"}
+    assert AlertFilter().matches(a)
+    assert AlertFilter(frozenset({"high", "medium"})).matches(a)
+    assert not AlertFilter(frozenset({"low"})).matches(a)
+    assert AlertFilter(card="c1", terminal="t1").matches(a)
+    assert not AlertFilter(card="c2").matches(a) and not AlertFilter(terminal="t2").matches(a)
+    assert alerts_table([a], "t").row_count == 1
+
+
+def test_summary_keeps_each_tasks_latest_record_and_adds_them_up():
+    recs = [
+        {"task_id": "a", "window_start": 0, "window_end": 5000, "events_in": 500, "alerts": 5,
+         "latency_ms": {"p99": 300.0}, "lag": {"transactions/0": 9}},
+        {"task_id": "a", "window_start": 5000, "window_end": 10000, "events_in": 1000, "alerts": 10,
+         "latency_ms": {"p99": 200.0}, "lag": {"transactions/0": 4}},
+        {"task_id": "b", "window_start": 0, "window_end": 10000, "events_in": 1000, "alerts": 0,
+         "latency_ms": None, "lag": {"transactions/1": 7}},
+    ]
+    s = summarise(recs)
+    assert [t["task_id"] for t in s.tasks] == ["a", "b"]
+    assert s.events_per_s == 200 + 100 and s.alerts_per_min == 120
+    assert s.p99_ms == 200.0 and s.lag == {"transactions/0": 4, "transactions/1": 7}
+    assert summarise([]).p99_ms is None
