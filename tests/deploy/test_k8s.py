@@ -138,7 +138,7 @@ def test_python_driver_hands_the_job_its_arguments(rendered, tmp_path) -> None:
     args[args.index("-py") + 1] = str(probe)
     run = subprocess.run([shutil.which("java") or "java", "-cp", f"{pyflink / 'lib'}/*:{jar}", fd["entryClass"], *args],
                          capture_output=True, text=True, timeout=120)
-    assert f"ARGV {job_args()!r}" in run.stdout, run.stdout[-1000:] + run.stderr[-2000:]
+    assert f"ARGV {job_args()!r}" in run.stdout, f"rc {run.returncode}\n{run.stdout[-1000:]}\n{run.stderr[-3000:]}"
 
 
 def _flink_version() -> str:
