@@ -64,7 +64,7 @@ def test_the_schema_catches_mistakes(schema_validator, compose, mutate) -> None:
 
 
 CORE = {"kafka", "kafka-init", "redis", "jobmanager", "taskmanager", "scoring-job", "alert-monitor", "prometheus",
-        "grafana"}
+        "grafana", "lepton-exporter"}
 
 
 def load(v: Validators, path: Path, profiles: str) -> subprocess.CompletedProcess[str]:
@@ -190,6 +190,22 @@ def test_prometheus_and_grafana_use_the_monitoring_files(compose) -> None:
             src = vol.split(":")[0]
             if src.startswith("./") and src not in MONITORING_PATHS:
                 assert Path(REPO_ROOT, src).exists(), f"{name} mounts missing {src}"
+
+
+def test_every_prometheus_target_is_a_compose_service(compose) -> None:
+    """monitoring/prometheus/prometheus.yml (the on-call work) names its targets by
+    compose service name and port: each must exist and expose that port."""
+    prom = yaml.safe_load((REPO_ROOT / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    targets = [t for job in prom["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]]
+    assert targets
+    for target in targets:
+        host, port = target.rsplit(":", 1)
+        svc = compose["services"].get(host) or next(
+            (s for s in compose["services"].values() if host in (s.get("networks") or {}).get("default", {}).get(
+                "aliases", [])), None)
+        assert svc is not None, f"Prometheus scrapes {target}: no such service"
+        exposed = {str(p) for p in svc.get("expose", [])} | {str(p).split(":")[-1] for p in svc.get("ports", [])}
+        assert port in exposed, f"{host} does not expose {port}"
 
 
 def test_no_secret_values_in_compose() -> None:

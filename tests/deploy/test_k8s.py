@@ -211,7 +211,7 @@ def test_kafka_listener_is_tls_scram_with_authorization(rendered) -> None:
 def test_each_kafka_client_has_its_user_and_only_the_topics_it_needs(rendered) -> None:
     docs = rendered["prod"]
     users = {u["metadata"]["name"]: u for u in find(docs, "KafkaUser")}
-    assert set(users) == {"scoring-job", "alert-monitor", "producer"}
+    assert set(users) == {"scoring-job", "alert-monitor", "producer", "lepton-exporter"}
 
     def topics(user: str, op: str) -> set[str]:
         acls = users[user]["spec"]["authorization"]["acls"]
@@ -228,7 +228,8 @@ def test_each_kafka_client_has_its_user_and_only_the_topics_it_needs(rendered) -
     for u in users.values():
         assert u["spec"]["authentication"]["type"] == "scram-sha-512"
     # Each workload logs in as its own user, with the password Strimzi generated for it.
-    for user in ("scoring-job", "alert-monitor"):  # the FlinkDeployment and the monitor's Deployment
+    assert topics("lepton-exporter", "Write") == topics("lepton-exporter", "Read") == set()
+    for user in ("scoring-job", "alert-monitor", "lepton-exporter"):  # each workload's own user
         spec = _pod_specs(docs)[user]
         env = {e["name"]: e.get("value") for c in spec["containers"] for e in c.get("env", [])}
         assert env["LEPTON_KAFKA_USERNAME"] == user
@@ -334,6 +335,9 @@ DESIGN_INGRESS = {
     ("ns:monitoring", "scoring-job", "9250"),  # Prometheus scrapes every process
     ("ns:monitoring", "alert-monitor", "6066"),
     ("ns:monitoring", "triton", "8002"),
+    ("ns:monitoring", "lepton-exporter", "9252"),
+    ("lepton-exporter", "redis", "6379"),  # the stack exporter's health probes
+    ("lepton-exporter", "triton", "8000"),
 }
 
 
@@ -347,7 +351,7 @@ def test_network_policies_allow_only_the_design_flows(rendered, overlay: str) ->
     pods = _pod_labels(docs)
     listener = one(docs, "Kafka", "lepton")["spec"]["kafka"]["listeners"][0]
     clients = set().union(*(_peers(p, pods) for p in listener["networkPolicyPeers"]))
-    assert clients == {"scoring-job", "alert-monitor", "producer"}
+    assert clients == {"scoring-job", "alert-monitor", "producer", "lepton-exporter"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -397,14 +401,21 @@ def test_gen_rules_notices_a_stale_file(tmp_path, monkeypatch) -> None:
 def test_pod_monitors_scrape_the_design_ports(rendered, overlay: str) -> None:
     docs = rendered[overlay]
     pods, specs = _pod_labels(docs), _pod_specs(docs)
-    scraped = {}
+    scraped, jobs = {}, {}
     for pm in find(docs, "PodMonitor"):
         (target,) = [n for n, labels in pods.items() if _matches(pm["spec"]["selector"], labels | (
             {"component": "taskmanager"} if n == "scoring-job" else {}))]
         port_name = pm["spec"]["podMetricsEndpoints"][0]["port"]
         ports = {p["name"]: p["containerPort"] for c in specs[target]["containers"] for p in c.get("ports", [])}
         scraped[target] = ports[port_name]
-    assert scraped == {"scoring-job": 9250, "alert-monitor": 6066, "triton": 8002}
+        (relabel,) = pm["spec"]["podMetricsEndpoints"][0]["relabelings"]
+        assert relabel["targetLabel"] == "job"
+        jobs[target] = relabel["replacement"]
+    assert scraped == {"scoring-job": 9250, "alert-monitor": 6066, "triton": 8002, "lepton-exporter": 9252}
+    # The same job names as the compose Prometheus, which the rules and dashboard use.
+    prom = yaml.safe_load((REPO_ROOT / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    compose_jobs = {j["job_name"] for j in prom["scrape_configs"]} - {"lepton-producer"}  # no producer in k8s
+    assert set(jobs.values()) == compose_jobs
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
