@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from lepton_stream.config import Settings
 from lepton_stream.feature_store.redis_windows import RedisWindowStore, TxFacts
 from lepton_stream.kafka import admin
-from lepton_stream.kafka.clients import producer
+from lepton_stream.kafka.clients import consumer, producer
 from lepton_stream.kafka.security import librdkafka_config
 from lepton_stream.stack import processes
 from tests.integration.conftest import read_topic
@@ -233,3 +233,37 @@ def test_redis_refuses_wrong_credentials_or_trust(secure_redis: Settings, change
     client = redis.Redis.from_url(Settings.from_env(env).redis_url, socket_timeout=5)
     with pytest.raises((redis.AuthenticationError, redis.ConnectionError, redis.ResponseError)):
         client.ping()
+
+
+def test_faust_credentials_authenticate_over_tls(secure_kafka: Settings) -> None:
+    """The alert monitor's dialect: faust_credentials -> Faust's own mapping to aiokafka."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    from lepton_stream.kafka.security import faust_credentials
+
+    s = secure_kafka
+    topic = f"secure-faust-{uuid.uuid4().hex[:6]}"
+    client = AdminClient({"bootstrap.servers": s.kafka_bootstrap, **librdkafka_config(s)})
+    from confluent_kafka.admin import NewTopic
+
+    client.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    auth = credentials_to_aiokafka_auth(faust_credentials(s))
+    assert auth["security_protocol"] == "SASL_SSL" and auth["sasl_mechanism"] == "SCRAM-SHA-512"
+
+    async def send() -> None:
+        p = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, **auth)
+        await p.start()
+        try:
+            await p.send_and_wait(topic, b"page")
+        finally:
+            await p.stop()
+
+    asyncio.run(asyncio.wait_for(send(), 60))
+    c = consumer(s.kafka_bootstrap, f"check-{uuid.uuid4().hex[:6]}", security=librdkafka_config(s))
+    c.assign([TopicPartition(topic, 0, 0)])
+    msgs = [m for m in c.consume(10, timeout=10) if m.error() is None]
+    c.close()
+    assert [m.value() for m in msgs] == [b"page"]
