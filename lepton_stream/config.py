@@ -108,6 +108,10 @@ class Settings:
     redis_password_file: str = ""  # wins over redis_password when set
     redis_tls: bool = False
     redis_ca_file: str = ""
+    # Replication of the topics our own clients create (the monitor's changelogs):
+    # 1 on one broker; as the cluster's default.replication.factor elsewhere (prod: 3),
+    # or min.insync.replicas would refuse their writes.
+    kafka_replication_factor: int = 1
     # --- end of deployment and security ---------------------------------------
     topics: Topics = field(default_factory=Topics)
 

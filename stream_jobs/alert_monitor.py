@@ -68,7 +68,7 @@ def create_app(s: Settings) -> faust.App:
         store="memory://",
         processing_guarantee="exactly_once",
         topic_partitions=s.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=s.kafka_replication_factor,
         web_host=s.host,
         web_port=s.monitor_port,
         web_bind=s.host,

@@ -173,6 +173,10 @@ def test_job_settings_agree_with_the_flink_deployment(rendered, overlay: str) ->
     interval_s = int(fd["flinkConfiguration"]["execution.checkpointing.interval"].removesuffix(" s"))
     assert int(config["LEPTON_CHECKPOINT_INTERVAL_MS"]) == interval_s * 1000
     assert int(config["LEPTON_PARTITIONS"]) == find(docs, "KafkaTopic")[0]["spec"]["partitions"]
+    # Topics our clients create (the monitor's changelogs) must satisfy the cluster's min ISR.
+    kafka = one(docs, "Kafka", "lepton")["spec"]["kafka"]["config"]
+    assert int(config.get("LEPTON_KAFKA_REPLICATION_FACTOR", "1")) == kafka["default.replication.factor"]
+    assert kafka["min.insync.replicas"] <= kafka["default.replication.factor"]
 
 
 def test_prod_scales_out(rendered) -> None:
