@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import os
 import time
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -25,11 +25,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def configure(level: str = "INFO", stream=sys.stderr) -> None:
+def configure(level: str = "INFO", stream=None) -> None:
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return
-    handler = logging.StreamHandler(stream)
+    # Our own stream on file descriptor 2, not `sys.stderr`: a PyFlink Python worker
+    # (process mode) patches `sys.stderr.write` to log each line at the root logger,
+    # which would hand it back to this handler without end.
+    handler = logging.StreamHandler(stream or os.fdopen(os.dup(2), "w", buffering=1))
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)

@@ -182,7 +182,11 @@ def create_app(s: Settings) -> faust.App:
     async def health(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         # Faust serves HTTP before its tables are recovered: until then the tables would
         # read empty, so health says 503 and readiness probes (tests, k8s) wait.
-        recovered = app.tables.recovery.completed.is_set() and not app.rebalancing
+        # Recovery also "completes" on an empty assignment (a rebalance still in
+        # progress): ready only once this instance owns the alerts topic too.
+        assigned = {tp.topic for tp in app.consumer.assignment()}
+        recovered = (app.tables.recovery.completed.is_set() and not app.rebalancing and not app.in_recovery
+                     and s.topics.risk_alerts in assigned)
         body = {"status": "ok" if recovered else "recovering", "app": s.monitor_app_id,
                 "tables_recovered": recovered, "alert_minutes": len(hist_t), "pages": len(pages_t)}
         return web.json(body, status=200 if recovered else 503)
