@@ -1,6 +1,8 @@
 # Lepton Stream Flink image: the official Flink 2.2 image + Python 3 + PyFlink,
 # the Kafka SQL connector jar and this project, for the JobManager, the
-# TaskManagers and the job client alike (docker-compose.yml, k8s FlinkDeployment).
+# TaskManagers and the job client alike (docker-compose.yml, k8s FlinkDeployment),
+# and for the other Python processes (alert monitor, producers): one image.
+# Linted by hadolint in CI (tests/deploy); never built there.
 #
 # Build from the repository root:  docker build -f docker/flink.Dockerfile -t lepton-stream/flink:dev .
 # Not built on this machine (no Docker engine there). The base tag follows the
@@ -23,9 +25,14 @@ RUN mvn -B -q -f pom.xml \
 # --- stage 2: the runtime image
 FROM ${FLINK_IMAGE}
 ARG APACHE_FLINK_VERSION=2.2.1
-USER root
+ARG PIP_VERSION=25.0.1
+# 0 = root, 9999 = the official image's `flink` user (numeric, so any runtime resolves it).
+USER 0
 
 # Python in a virtualenv (the Ubuntu 24.04 system Python is "externally managed").
+# The distribution's own python3 3.12.x: the base image tag pins the release, and
+# apt versions inside one release only move for security fixes, which we want.
+# hadolint ignore=DL3008
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends python3 python3-venv python3-dev; \
@@ -40,22 +47,31 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY requirements/job.in /tmp/job.in
 RUN set -eux; \
     sed -e 's/\[[^]]*\]//' /tmp/job.in > /tmp/constraints.txt; \
-    pip install --no-cache-dir --upgrade pip; \
+    pip install --no-cache-dir "pip==${PIP_VERSION}"; \
     pip install --no-cache-dir -c /tmp/constraints.txt "apache-flink==${APACHE_FLINK_VERSION}"
 
-# The project: the library (installed, with its dependencies) and the job sources,
-# which `flink run -py /opt/lepton/stream_jobs/scoring_job.py` executes.
+# The project: the library (installed, with its dependencies), the job sources,
+# which `flink run -py /opt/lepton/stream_jobs/scoring_job.py` executes (the path
+# tests/deploy checks), the producers, and the model repository's metadata the job
+# reads (k8s prod mounts the live repository over it).
 WORKDIR /opt/lepton
 COPY pyproject.toml README.md ./
 COPY lepton_stream/ lepton_stream/
 COPY stream_jobs/ stream_jobs/
+COPY producers/ producers/
+COPY model_repo/ model_repo/
 RUN pip install --no-cache-dir -c /tmp/constraints.txt . \
  && python -c "import pyflink, lepton_stream; print('pyflink', pyflink.__file__)"
 
-# Connector jar on the Flink classpath; a checkpoint dir owned by flink so a
+# The connector jar where the job looks for it (LEPTON_LIB_DIR/flink), which ships it
+# with the job (pipeline.jars), exactly as locally; not in /opt/flink/lib, where a
+# second copy on the classpath would clash. A checkpoint dir owned by flink so a
 # named volume / PVC mounted there starts writable.
-COPY --from=jars /jars/ /opt/flink/lib/
-RUN mkdir -p /opt/flink/checkpoints && chown -R flink:flink /opt/flink/checkpoints /opt/flink/lib
+COPY --from=jars /jars/ /opt/lepton/lib/flink/
+ENV LEPTON_LIB_DIR=/opt/lepton/lib \
+    LEPTON_MODEL_REPO=/opt/lepton/model_repo \
+    LEPTON_HOME=/tmp/lepton
+RUN mkdir -p /opt/flink/checkpoints && chown -R 9999:9999 /opt/flink/checkpoints
 
 WORKDIR /opt/flink
-USER flink
+USER 9999

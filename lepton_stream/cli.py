@@ -97,7 +97,7 @@ def cmd_load_profiles(args: argparse.Namespace) -> int:
     s = _settings(args)
     df = pd.read_parquet(args.customers)
     n = RedisWindowStore(s.redis_url).load_profiles(df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
-    print(f"loaded {n:,} credit profiles into {s.redis_url}")
+    print(f"loaded {n:,} credit profiles into {s.redis_url_redacted}")
     return 0
 
 
@@ -172,7 +172,9 @@ def cmd_train(train_args: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    argv = ["--startup", args.startup] + (["--bounded"] if args.bounded else [])
+    from lepton_stream.stack.job_process import job_args
+
+    argv = job_args(args.startup, args.bounded)
     if args.submit:
         import os
         import subprocess

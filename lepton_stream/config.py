@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,23 +86,56 @@ class Settings:
     spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
     drift_threshold: float = 0.25  # total variation distance of score histograms that pages
     baseline_minutes: int = 15
+    # --- Deployment and security (issue 7): docs/security.md -------------------
+    # Where each service is. Empty = `host` (the one-machine stack). In compose and
+    # Kubernetes every service has its own name and `host` stays this process's
+    # own bind address (metrics, monitor), e.g. 0.0.0.0.
+    kafka_host: str = ""
+    redis_host: str = ""
+    triton_host: str = ""
+    # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL, mapped for every client by
+    # lepton_stream/kafka/security.py. Secrets come from files (mounted Secrets)
+    # or the environment (secretKeyRef), never from the repository.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = ""
+    kafka_password_file: str = ""  # wins over kafka_password when set
+    kafka_ca_file: str = ""  # PEM bundle of the CA that signed the brokers' certificates
+    # Redis ACL user and TLS (rediss://).
+    redis_username: str = ""
+    redis_password: str = ""
+    redis_password_file: str = ""  # wins over redis_password when set
+    redis_tls: bool = False
+    redis_ca_file: str = ""
+    # Replication of the topics our own clients create (the monitor's changelogs):
+    # 1 on one broker; as the cluster's default.replication.factor elsewhere (prod: 3),
+    # or min.insync.replicas would refuse their writes.
+    kafka_replication_factor: int = 1
+    # --- end of deployment and security ---------------------------------------
     topics: Topics = field(default_factory=Topics)
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.kafka_port}"
+        return f"{self.kafka_host or self.host}:{self.kafka_port}"
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{self.host}:{self.redis_port}/0"
+        """The redis-py URL, credentials included: pass it to clients, never print it
+        (print `redis_url_redacted`)."""
+        return _redis_url(self, redact=False)
+
+    @property
+    def redis_url_redacted(self) -> str:
+        return _redis_url(self, redact=True)
 
     @property
     def triton_grpc(self) -> str:
-        return f"{self.host}:{self.triton_grpc_port}"
+        return f"{self.triton_host or self.host}:{self.triton_grpc_port}"
 
     @property
     def triton_http(self) -> str:
-        return f"http://{self.host}:{self.triton_http_port}"
+        return f"http://{self.triton_host or self.host}:{self.triton_http_port}"
 
     @property
     def run_dir(self) -> Path:
@@ -137,6 +171,31 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def secret_value(value: str, path: str, what: str) -> str:
+    """A secret from its file (a mounted Kubernetes Secret, a compose secret) when
+    `path` is set, else the value itself. Trailing newlines are not part of it."""
+    if not path:
+        return value
+    try:
+        return Path(path).read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read secret file {path}: {exc.strerror}") from None
+
+
+def _redis_url(s: Settings, redact: bool) -> str:
+    scheme = "rediss" if s.redis_tls else "redis"
+    password = secret_value(s.redis_password, s.redis_password_file, "LEPTON_REDIS_PASSWORD_FILE")
+    auth = ""
+    if s.redis_username or password:
+        shown = "***" if redact and password else quote(password, safe="")
+        auth = f"{quote(s.redis_username, safe='')}:{shown}@" if password else f"{quote(s.redis_username, safe='')}@"
+    query = ""
+    if s.redis_tls:
+        # redis-py reads these from the URL; certificates are always verified.
+        query = "?ssl_cert_reqs=required" + (f"&ssl_ca_certs={quote(s.redis_ca_file)}" if s.redis_ca_file else "")
+    return f"{scheme}://{auth}{s.redis_host or s.host}:{s.redis_port}/0{query}"
 
 
 def _coerce(default: Any, raw: str, name: str) -> Any:

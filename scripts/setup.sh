@@ -91,4 +91,7 @@ fetch_jars() {  # name pom
 fetch_jars kafka lepton_stream/stack/maven/kafka.pom.xml
 fetch_jars flink lepton_stream/stack/maven/flink-connector.pom.xml
 
+# --- deployment validators (tests/deploy: compose, Dockerfiles, k8s manifests) ---
+LEPTON_HOME=$HOME_DIR PYTHON=$PYTHON scripts/setup_validators.sh
+
 say "ready"

@@ -38,6 +38,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
+from lepton_stream.kafka.security import faust_credentials
 from lepton_stream.observability import metrics as m
 from lepton_stream.observability.exporter import write_target
 from lepton_stream.oncall.detection import (
@@ -63,10 +64,11 @@ def create_app(s: Settings) -> faust.App:
     app = faust.App(
         s.monitor_app_id,
         broker=f"kafka://{s.kafka_bootstrap}",
+        broker_credentials=faust_credentials(s),  # SASL/TLS from LEPTON_KAFKA_* (docs/security.md)
         store="memory://",
         processing_guarantee="exactly_once",
         topic_partitions=s.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=s.kafka_replication_factor,
         web_host=s.host,
         web_port=s.monitor_port,
         web_bind=s.host,

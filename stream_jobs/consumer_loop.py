@@ -11,6 +11,7 @@ from collections import defaultdict
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from lepton_stream.config import Settings
+from lepton_stream.kafka.clients import client_security
 from lepton_stream.pipeline import RawRecord, build_pipeline
 
 
@@ -21,10 +22,10 @@ def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0, firs
     pipeline = build_pipeline(s)
     consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.consumer_group,
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, **client_security(s)})
     consumer.subscribe([s.topics.transactions, s.topics.fraud_labels])
     producer = Producer({"bootstrap.servers": s.kafka_bootstrap, "transactional.id": f"{s.consumer_group}-loop",
-                         "linger.ms": 5, "compression.type": "lz4"})
+                         "linger.ms": 5, "compression.type": "lz4", **client_security(s)})
     producer.init_transactions()
     stage_s: dict[str, float] = defaultdict(float)
     events = 0

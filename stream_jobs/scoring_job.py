@@ -50,7 +50,10 @@ class ProcessBatch(ScalarFunction):
 
 
 def kafka_options(s: Settings) -> str:
-    return f"'connector' = 'kafka', 'properties.bootstrap.servers' = '{s.kafka_bootstrap}'"
+    # Bootstrap servers plus SASL/TLS client properties when configured (docs/security.md).
+    from lepton_stream.kafka.security import flink_kafka_options
+
+    return f"'connector' = 'kafka', {flink_kafka_options(s)}"
 
 
 def startup_options(startup: str) -> str:

@@ -8,11 +8,13 @@ import time
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from lepton_stream.kafka.clients import client_security  # SASL/TLS from LEPTON_*
+
 
 def _admin(bootstrap: str) -> AdminClient:
     # log_level 0: a broker that is still starting is expected, not an error to print.
     return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000,
-                        "log_level": 0})
+                        "log_level": 0, **client_security()})
 
 
 def _port_open(bootstrap: str) -> bool:

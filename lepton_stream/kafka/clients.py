@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
+from lepton_stream.config import Settings
+from lepton_stream.kafka.security import librdkafka_config
 
-def producer(bootstrap: str, **extra: Any) -> Producer:
+
+def client_security(s: Settings | None = None) -> dict[str, str]:
+    """SASL/TLS properties for a confluent-kafka client (empty for PLAINTEXT). Without
+    settings, the process's own LEPTON_* environment: that is how every producer,
+    consumer and CLI command gets the same credentials without passing them around."""
+    return librdkafka_config(Settings.from_env() if s is None else s)
+
+
+def producer(bootstrap: str, *, security: Mapping[str, str] | None = None, **extra: Any) -> Producer:
     conf = {
         "bootstrap.servers": bootstrap,
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
         "compression.type": "lz4",
+        **(client_security() if security is None else security),
     }
     conf.update(extra)
     return Producer(conf)
 
 
-def consumer(bootstrap: str, group: str, **extra: Any) -> Consumer:
+def consumer(bootstrap: str, group: str, *, security: Mapping[str, str] | None = None, **extra: Any) -> Consumer:
     # read_committed: only what the exactly-once job committed is seen.
     conf = {
         "bootstrap.servers": bootstrap,
@@ -27,6 +39,7 @@ def consumer(bootstrap: str, group: str, **extra: Any) -> Consumer:
         "isolation.level": "read_committed",
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
+        **(client_security() if security is None else security),
     }
     conf.update(extra)
     return Consumer(conf)

@@ -92,7 +92,10 @@ def kafka_lag(bootstrap: str) -> Lag:
     """Lag = the partition's end offset minus the next offset to read."""
     from confluent_kafka import Consumer, TopicPartition
 
-    client = Consumer({"bootstrap.servers": bootstrap, "group.id": "lepton-lag-probe", "log_level": 0})
+    from lepton_stream.kafka.clients import client_security  # SASL/TLS from LEPTON_* (issue 7)
+
+    client = Consumer({"bootstrap.servers": bootstrap, "group.id": "lepton-lag-probe", "log_level": 0,
+                       **client_security()})
 
     def lag(offsets: dict[tuple[str, int], int]) -> dict[str, int]:
         out = {}

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from lepton_stream.config import REPO_ROOT, Settings
 from lepton_stream.stack import processes
+from lepton_stream.stack.job_process import JOB_SCRIPT, job_args
 
-JOB_ENTRY = "stream_jobs/scoring_job.py"  # the same file `lepton-stream run` executes as a module
+JOB_ENTRY = JOB_SCRIPT  # the same file `lepton-stream run` executes as a module
 
 
 def flink_home() -> Path:
@@ -120,7 +121,7 @@ def submit_command(s: Settings, cluster_rest: str, startup: str = "group", bound
            "-pyexec", sys.executable, "-pyclientexec", sys.executable, "-p", str(s.parallelism)]
     if detached:
         cmd.append("-d")
-    return cmd + ["--startup", startup] + (["--bounded"] if bounded else [])
+    return cmd + job_args(startup, bounded)
 
 
 def submit(s: Settings, cluster: FlinkCluster, log_path: Path, startup: str = "group",

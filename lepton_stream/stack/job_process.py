@@ -11,10 +11,21 @@ from pathlib import Path
 from lepton_stream.config import REPO_ROOT, Settings
 from lepton_stream.stack import processes
 
+# The job's entry point and arguments, defined once: the local runs (this module,
+# `lepton-stream run`) and the deployments (docker-compose.yml, k8s FlinkDeployment,
+# checked by tests/deploy) all start exactly this.
+JOB_MODULE = "stream_jobs.scoring_job"
+JOB_SCRIPT = "stream_jobs/scoring_job.py"  # the same module as a file, for `flink run -py`
+DEPLOYED_STARTUP = "group"  # a long-running deployment resumes from its committed offsets
+
+
+def job_args(startup: str = DEPLOYED_STARTUP, bounded: bool = False) -> list[str]:
+    return ["--startup", startup] + (["--bounded"] if bounded else [])
+
 
 def start_job(s: Settings, startup: str, log_path: Path, bounded: bool = False) -> subprocess.Popen:
     env = {**os.environ, **s.to_env()}
-    cmd = [sys.executable, "-m", "stream_jobs.scoring_job", "--startup", startup] + (["--bounded"] if bounded else [])
+    cmd = [sys.executable, "-m", JOB_MODULE, *job_args(startup, bounded)]
     return processes.start("job", cmd, log_path, env=env, cwd=REPO_ROOT)
 
 
