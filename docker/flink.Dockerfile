@@ -71,7 +71,11 @@ COPY --from=jars /jars/ /opt/lepton/lib/flink/
 ENV LEPTON_LIB_DIR=/opt/lepton/lib \
     LEPTON_MODEL_REPO=/opt/lepton/model_repo \
     LEPTON_HOME=/tmp/lepton
-RUN mkdir -p /opt/flink/checkpoints && chown -R 9999:9999 /opt/flink/checkpoints
+# flink-python moves from opt/ to lib/: the JobManager needs its operators on its own
+# classpath to accept a Python job (measured with a standalone cluster from the same
+# distribution: ClassNotFoundException for ArrowPythonScalarFunctionOperator without it).
+RUN mkdir -p /opt/flink/checkpoints && chown -R 9999:9999 /opt/flink/checkpoints \
+ && cp /opt/flink/opt/flink-python-*.jar /opt/flink/lib/
 
 WORKDIR /opt/flink
 USER 9999
