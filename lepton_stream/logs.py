@@ -32,6 +32,10 @@ def configure(level: str = "INFO", stream=None) -> None:
     # Our own stream on file descriptor 2, not `sys.stderr`: a PyFlink Python worker
     # (process mode) patches `sys.stderr.write` to log each line at the root logger,
     # which would hand it back to this handler without end.
+    # A process whose stderr goes nowhere (a PyFlink worker started by Flink) writes
+    # to the file LEPTON_LOG_FILE names instead: the job's log when the CLI starts it.
+    if stream is None and os.environ.get("LEPTON_LOG_FILE"):
+        stream = open(os.environ["LEPTON_LOG_FILE"], "a", buffering=1)  # noqa: SIM115 (lives with the process)
     handler = logging.StreamHandler(stream or os.fdopen(os.dup(2), "w", buffering=1))
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)

@@ -24,7 +24,8 @@ def job_args(startup: str = DEPLOYED_STARTUP, bounded: bool = False) -> list[str
 
 
 def start_job(s: Settings, startup: str, log_path: Path, bounded: bool = False) -> subprocess.Popen:
-    env = {**os.environ, **s.to_env()}
+    # Its Python workers (own processes, their stderr discarded by Flink) log here too.
+    env = {**os.environ, **s.to_env(), "LEPTON_LOG_FILE": str(log_path)}
     cmd = [sys.executable, "-m", JOB_MODULE, *job_args(startup, bounded)]
     return processes.start("job", cmd, log_path, env=env, cwd=REPO_ROOT)
 
