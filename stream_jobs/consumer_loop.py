@@ -34,7 +34,7 @@ def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0, firs
         while time.monotonic() - idle_since < (idle_stop_s if events else first_wait_s):
             t0 = time.perf_counter()
             msgs = [m for m in consumer.consume(batch_size, timeout=0.5) if m.error() is None]
-            if events or msgs:  # not the wait for the group and the first records
+            if msgs:  # not the waits for the group, the first records and the idle end
                 stage_s["kafka consume"] += time.perf_counter() - t0
             if not msgs:
                 continue
