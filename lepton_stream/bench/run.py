@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lepton_stream.bench import latency, saturation, store_memory
+from lepton_stream.bench import latency, saturation, store_cpu, store_memory
 from lepton_stream.bench.harness import bench_stack, server_rss_mb
 from lepton_stream.config import REPO_ROOT
 
@@ -25,7 +25,7 @@ class BenchOptions:
     bundle_times_ms: tuple[int, ...] = (10, 200)  # bundle-time trade-off at 5,000/s, beside the default
     arrow_batch_sizes: tuple[int, ...] = (500,)  # Arrow batch trade-off at saturation, beside the default
     memory_cards: int = 2_000
-    skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, memory
+    skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, store, memory
     out: Path = RESULTS / "pipeline.json"
 
 
@@ -71,6 +71,9 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
             result["knobs"] = knobs
             saturation.write(result, opts.out)
         result["server_rss_mb_at_end"] = server_rss_mb(s)
+    if "store" not in opts.skip:
+        say("Redis CPU per transaction of the window scripts ...")
+        result["redis_cpu"] = store_cpu.store_cpu()
     if "memory" not in opts.skip:
         say("Redis memory per active card ...")
         result["redis_memory"] = store_memory.memory_per_card(cards=opts.memory_cards, terminals=opts.memory_cards * 2)
@@ -115,6 +118,12 @@ def summarize(r: dict) -> str:
         rss = r["latency"]["rates"][-1]["rss_mb_at_end"]
         parts = {**{f"job {k}": v for k, v in rss["job"].items()}, **rss["servers"]}
         lines += ["## Memory at steady state (RSS, MB)", "", ", ".join(f"{k} {v:,}" for k, v in parts.items()), ""]
+    if "redis_cpu" in r:
+        c = r["redis_cpu"]
+        lines += ["## Redis CPU per transaction (window scripts alone)", "",
+                  f"{c['redis_cpu_us_per_transaction']} µs of Redis CPU per transaction (card + terminal script), "
+                  f"{c['transactions_per_s']:,} transactions/s through one Redis from one client, batches of "
+                  f"{c['batch']:,}; answers equal to the offline definition: {c['equal_to_offline_definition']}.", ""]
     if "redis_memory" in r:
         m = r["redis_memory"]
         lines += ["## Redis memory per active card", "",
