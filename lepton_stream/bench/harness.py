@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import redis
 from confluent_kafka import TopicPartition
 
 from lepton_stream.config import Settings, Topics
@@ -110,3 +111,27 @@ def rss_by_role(pgid: int) -> dict[str, int]:
                 else "flink jvm" if "java" in cmd.split("\0")[0] else "driver")
         roles[role] = roles.get(role, 0.0) + rss_mb([pid])
     return {k: round(v) for k, v in sorted(roles.items())}
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[tuple[str, redis.Redis]]:
+    """A fresh redis-server of our own (no persistence) on a free port, stopped by PID:
+    (its URL, a client)."""
+    import subprocess
+
+    (port,) = free_ports(1)
+    with tempfile.TemporaryDirectory(prefix="lepton-redis-") as d:
+        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", d], stdout=subprocess.DEVNULL)
+        try:
+            r = redis.Redis(port=port)
+            for _ in range(100):
+                try:
+                    r.ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0", r
+        finally:
+            proc.terminate()
+            proc.wait(10)

@@ -9,17 +9,14 @@ Also checks the answers against the offline definition.
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 import time
 
 import numpy as np
-import redis
 
+from lepton_stream.bench.harness import private_redis
 from lepton_stream.feature_store.backfill import tx_facts
 from lepton_stream.feature_store.redis_windows import RedisWindowStore
 from lepton_stream.features.aggregates import Aggregates
-from lepton_stream.stack.processes import free_ports
 
 
 def store_cpu(n: int = 60_000, batch: int = 2_000) -> dict:
@@ -30,36 +27,22 @@ def store_cpu(n: int = 60_000, batch: int = 2_000) -> dict:
 
     tx = simulate(SimulationConfig(n_customers=1000, n_terminals=2000, nb_days=n // 1900 + 1)).transactions.head(n)
     facts = tx_facts(tx)
-    (port,) = free_ports(1)
-    with tempfile.TemporaryDirectory(prefix="lepton-cpu-") as d:
-        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", d], stdout=subprocess.DEVNULL)
-        try:
-            r = redis.Redis(port=port)
-            for _ in range(100):
-                try:
-                    r.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-            store = RedisWindowStore(f"redis://127.0.0.1:{port}/0")
+    with private_redis() as (url, r):
+        store = RedisWindowStore(url)
 
-            def cpu() -> float:
-                info = r.info("cpu")
-                return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        def cpu() -> float:
+            info = r.info("cpu")
+            return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
-            c0, t0 = cpu(), time.perf_counter()
-            parts = [store.apply_transactions(facts[i:i + batch]) for i in range(0, len(facts), batch)]
-            wall, server = time.perf_counter() - t0, cpu() - c0
-            calls = {k.removeprefix("cmdstat_"): v["calls"] for k, v in r.info("commandstats").items()}
-            online = Aggregates.concat(parts)
-            offline = offline_aggregates(pd.DataFrame([f.__dict__ for f in facts]))
-            equal = all(np.allclose(np.nan_to_num(getattr(online, f), nan=-1.0),
-                                    np.nan_to_num(getattr(offline, f), nan=-1.0))
-                        for f in Aggregates.__dataclass_fields__)
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        c0, t0 = cpu(), time.perf_counter()
+        parts = [store.apply_transactions(facts[i:i + batch]) for i in range(0, len(facts), batch)]
+        wall, server = time.perf_counter() - t0, cpu() - c0
+        calls = {k.removeprefix("cmdstat_"): v["calls"] for k, v in r.info("commandstats").items()}
+        online = Aggregates.concat(parts)
+        offline = offline_aggregates(pd.DataFrame([f.__dict__ for f in facts]))
+        equal = all(np.allclose(np.nan_to_num(getattr(online, f), nan=-1.0),
+                                np.nan_to_num(getattr(offline, f), nan=-1.0))
+                    for f in Aggregates.__dataclass_fields__)
     return {"transactions": len(facts), "batch": batch, "wall_s": round(wall, 2),
             "transactions_per_s": round(len(facts) / wall),
             "redis_cpu_us_per_transaction": round(server / len(facts) * 1e6, 1),

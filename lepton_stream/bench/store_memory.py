@@ -10,16 +10,10 @@ state is shared by many cards and counted per card too.
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-import time
-
-import redis
-
+from lepton_stream.bench.harness import private_redis
 from lepton_stream.feature_store.backfill import tx_facts
 from lepton_stream.feature_store.redis_windows import DAY_MS, RedisWindowStore
 from lepton_stream.features.definitions import PROFILE_FIELDS
-from lepton_stream.stack.processes import free_ports
 
 
 def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
@@ -28,45 +22,31 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
 
     sim = simulate(SimulationConfig(n_customers=cards, n_terminals=terminals, nb_days=days))
     tx = sim.transactions
-    (port,) = free_ports(1)
-    with tempfile.TemporaryDirectory(prefix="lepton-mem-") as d:
-        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", d], stdout=subprocess.DEVNULL)
-        try:
-            r = redis.Redis(port=port)
-            for _ in range(100):
-                try:
-                    r.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-            empty = r.info("memory")["used_memory"]
-            store = RedisWindowStore(f"redis://127.0.0.1:{port}/0", replay_horizon_s=replay_horizon_s)
-            store.load_profiles(sim.customers["card_id"].tolist(), sim.customers[list(PROFILE_FIELDS)].to_numpy())
-            facts = tx_facts(tx)
-            for i in range(0, len(facts), 5000):
-                store.apply_transactions(facts[i:i + 5000])
-            last_day = int(tx["ts_ms"].max()) // DAY_MS
-            horizon_days = replay_horizon_s // 86_400
-            expired = 0
-            for key in r.scan_iter("lepton:{c:*}:seen:*", count=10_000):
-                if int(key.rsplit(b":", 1)[1]) < last_day - horizon_days:
-                    expired += r.delete(key)
-            by_kind: dict[str, int] = {}
-            for key in r.scan_iter("lepton:*", count=10_000):
-                kind = key.split(b"}:", 1)[1].split(b":")[0].decode()
-                entity = key[8:9].decode()
-                name = f"{'card' if entity == 'c' else 'terminal'} {kind}"
-                by_kind[name] = by_kind.get(name, 0) + (r.memory_usage(key, samples=0) or 0)
-            used = r.info("memory")["used_memory"] - empty
-            active = int(tx["card_id"].nunique())
-            return {"cards": active, "terminals": int(tx["terminal_id"].nunique()), "days": days,
-                    "transactions": len(tx), "replay_horizon_days": horizon_days,
-                    "seen_days_expired": expired,
-                    "used_memory_mb": round(used / 2**20, 1),
-                    "bytes_per_active_card": round(used / active),
-                    "bytes_per_card_by_key": {k: round(v / active) for k, v in sorted(by_kind.items())},
-                    "gb_per_million_cards": round(used / active * 1e6 / 2**30, 2)}
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with private_redis() as (url, r):
+        empty = r.info("memory")["used_memory"]
+        store = RedisWindowStore(url, replay_horizon_s=replay_horizon_s)
+        store.load_profiles(sim.customers["card_id"].tolist(), sim.customers[list(PROFILE_FIELDS)].to_numpy())
+        facts = tx_facts(tx)
+        for i in range(0, len(facts), 5000):
+            store.apply_transactions(facts[i:i + 5000])
+        last_day = int(tx["ts_ms"].max()) // DAY_MS
+        horizon_days = replay_horizon_s // 86_400
+        expired = 0
+        for key in r.scan_iter("lepton:{c:*}:seen:*", count=10_000):
+            if int(key.rsplit(b":", 1)[1]) < last_day - horizon_days:
+                expired += r.delete(key)
+        by_kind: dict[str, int] = {}
+        for key in r.scan_iter("lepton:*", count=10_000):
+            kind = key.split(b"}:", 1)[1].split(b":")[0].decode()
+            entity = key[8:9].decode()
+            name = f"{'card' if entity == 'c' else 'terminal'} {kind}"
+            by_kind[name] = by_kind.get(name, 0) + (r.memory_usage(key, samples=0) or 0)
+        used = r.info("memory")["used_memory"] - empty
+        active = int(tx["card_id"].nunique())
+        return {"cards": active, "terminals": int(tx["terminal_id"].nunique()), "days": days,
+                "transactions": len(tx), "replay_horizon_days": horizon_days,
+                "seen_days_expired": expired,
+                "used_memory_mb": round(used / 2**20, 1),
+                "bytes_per_active_card": round(used / active),
+                "bytes_per_card_by_key": {k: round(v / active) for k, v in sorted(by_kind.items())},
+                "gb_per_million_cards": round(used / active * 1e6 / 2**30, 2)}
