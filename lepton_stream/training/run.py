@@ -24,9 +24,10 @@ from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
 from lepton_stream.training.credit import credit_report, credit_table
 from lepton_stream.training.dataset import HANDBOOK_FEATURES, feature_table, handbook_split
 from lepton_stream.training.export import export_onnx, onnx_predict
-from lepton_stream.training.metrics import fraud_report
+from lepton_stream.training.metrics import auc_by_scenario, auc_ceiling, fraud_report
 from lepton_stream.training.models import MLP, LogisticRegression, fit_logistic, fit_mlp, predict
 from producers.simulator import SimulationConfig, simulate
+from producers.simulator.frauds import AMOUNT_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def train_all(cfg: TrainConfig, out: Path) -> dict:
     baseline = LogisticRegression(train[hb].to_numpy())
     fit_logistic(baseline, train[hb].to_numpy(), train["is_fraud"].to_numpy())
     report["baseline_logistic_regression"] = fraud_report(test, predict(baseline, test[hb].to_numpy()))
+    report["fraud_auc_ceiling"] = auc_ceiling(test, AMOUNT_THRESHOLD)
 
     ff = list(FRAUD_FEATURES)
     d0 = train["day"].min()
@@ -65,7 +67,9 @@ def train_all(cfg: TrainConfig, out: Path) -> dict:
     fraud = _fit_mlp(table, train, cfg)
     x_test = test[ff].to_numpy().astype(np.float32)
     torch_scores = predict(fraud, x_test)
-    report["fraud_mlp"] = {**fraud_report(test, torch_scores), "train_rows": len(history),
+    report["fraud_mlp"] = {**fraud_report(test, torch_scores),
+                           "auc_roc_by_scenario": auc_by_scenario(test, torch_scores),
+                           "train_rows": len(history),
                            "train_frauds": int(history["is_fraud"].sum()),
                            # what "normal" is, for the reasons given with each alert
                            "feature_mean": history[ff].mean().round(6).tolist(),

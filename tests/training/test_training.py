@@ -22,6 +22,10 @@ def test_small_training_run_trains_evaluates_and_exports(tmp_path):
         assert 0.6 < metrics["auc_roc"] <= 1 and 0 < metrics["average_precision"] <= 1
         assert 0 <= metrics["card_precision_at_100"] <= 1
     assert report["fraud_mlp"]["onnx_max_abs_diff_vs_torch"] < 1e-5
+    # No model can pass the bound set by the frauds that look genuine.
+    ceiling = report["fraud_auc_ceiling"]
+    assert report["fraud_mlp"]["auc_roc"] <= ceiling["auc_roc_upper_bound"] <= 1
+    assert set(report["fraud_mlp"]["auc_roc_by_scenario"]) <= {"scenario_1", "scenario_2", "scenario_3"}
     assert report["credit_mlp"]["onnx_max_abs_diff_vs_torch"] < 1e-5
     assert report["credit_mlp"]["auc_roc"] > 0.6
     pre = report["prequential"]
