@@ -196,7 +196,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     opts = BenchOptions(events=args.events, parallelism=tuple(int(p) for p in args.parallelism.split(",")),
                         rates=tuple(float(r) for r in args.rates.split(",")), duration_s=args.duration,
-                        skip=set(filter(None, args.skip.split(","))), out=Path(args.out))
+                        repeats=args.repeats, skip=set(filter(None, args.skip.split(","))), out=Path(args.out))
     run_bench(opts)
     print(opts.out.with_suffix(".md").read_text())
     print(f"written to {opts.out} and {opts.out.with_suffix('.md')}")
@@ -288,10 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("bench", help="throughput (Flink job vs consumer loop), latency at fixed rates, memory: "
                                      "on its own stack, JSON + summary in benchmarks/results/")
-    p.add_argument("--events", type=int, default=60_000, help="backlog for the saturation runs")
+    p.add_argument("--events", type=int, default=120_000, help="backlog for the saturation runs")
     p.add_argument("--parallelism", default="1,2", help="Flink parallelism values to run at saturation")
     p.add_argument("--rates", default="1000,5000", help="fixed rates (events/s); 50%% of saturation is added")
     p.add_argument("--duration", type=float, default=20.0, help="seconds per fixed rate")
+    p.add_argument("--repeats", type=int, default=3, help="runs of each runner set for throughput, head to head")
     p.add_argument("--skip", default="", help="comma list of: saturation, latency, knobs, store, memory")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "benchmarks/results/pipeline.json"))
     p.set_defaults(fn=cmd_bench)

@@ -1,7 +1,8 @@
 """The same scoring work as a plain single-process consumer loop, for comparison
 (`lepton-stream bench`): confluent-kafka consumes in batches, the same pipeline
 (Redis store, Triton model) scores them, and a transactional producer writes the
-outputs and commits the consumed offsets in one Kafka transaction per batch."""
+outputs and commits the consumed offsets in one Kafka transaction, per batch or,
+like a Flink checkpoint interval, every `commit_interval_s`."""
 
 from __future__ import annotations
 
@@ -15,21 +16,35 @@ from lepton_stream.kafka.clients import client_security
 from lepton_stream.pipeline import RawRecord, build_pipeline
 
 
-def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0, first_wait_s: float = 60.0) -> dict:
+def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0, idle_stop_s: float = 5.0,
+             first_wait_s: float = 60.0) -> dict:
     """Consume `transactions` (and labels) from the earliest offset until idle for
     `idle_stop_s` (or nothing arrived for `first_wait_s`: joining the group takes a
-    while on a fresh broker); returns counts and time spent per stage."""
+    while on a fresh broker); returns counts and time spent per stage. One Kafka
+    transaction holds the outputs of every batch consumed within `commit_interval_s`
+    (0: one per batch)."""
     pipeline = build_pipeline(s)
     consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.consumer_group,
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
                          "enable.auto.commit": False, **client_security(s)})
     consumer.subscribe([s.topics.transactions, s.topics.fraud_labels])
     producer = Producer({"bootstrap.servers": s.kafka_bootstrap, "transactional.id": f"{s.consumer_group}-loop",
-                         "linger.ms": 5, "compression.type": "lz4", **client_security(s)})
+                         "linger.ms": 5, "compression.type": "lz4",
+                         # a transaction may hold every output of `commit_interval_s`
+                         "queue.buffering.max.messages": 2_000_000, **client_security(s)})
     producer.init_transactions()
     stage_s: dict[str, float] = defaultdict(float)
     events = 0
     idle_since = time.monotonic()
+    offsets: dict[tuple[str, int], int] = {}  # next offset to read, of the open transaction
+    opened_at = 0.0
+
+    def commit() -> None:
+        producer.send_offsets_to_transaction([TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                             consumer.consumer_group_metadata())
+        producer.commit_transaction()
+        offsets.clear()
+
     try:
         while time.monotonic() - idle_since < (idle_stop_s if events else first_wait_s):
             t0 = time.perf_counter()
@@ -37,6 +52,8 @@ def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0, firs
             if msgs:  # not the waits for the group, the first records and the idle end
                 stage_s["kafka consume"] += time.perf_counter() - t0
             if not msgs:
+                if offsets:  # nothing more for now: what was scored becomes visible
+                    commit()
                 continue
             idle_since = time.monotonic()
             records = [RawRecord(m.key(), m.value(), m.topic(), m.partition(), m.offset()) for m in msgs]
@@ -44,19 +61,23 @@ def run_loop(s: Settings, batch_size: int = 2000, idle_stop_s: float = 5.0, firs
             for stage, seconds in getattr(batch, "stage_s", {}).items():
                 stage_s[stage] += seconds
             t0 = time.perf_counter()
-            producer.begin_transaction()
+            if not offsets:
+                producer.begin_transaction()
+                opened_at = time.monotonic()
             for out in batch.out:
                 producer.produce(out.topic, key=out.key, value=out.value)
-            offsets = {}
+            producer.poll(0)
             for m in msgs:
                 offsets[(m.topic(), m.partition())] = m.offset() + 1
-            producer.send_offsets_to_transaction([TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                                                 consumer.consumer_group_metadata())
-            producer.commit_transaction()
+            if time.monotonic() - opened_at >= commit_interval_s:
+                commit()
             stage_s["kafka produce + commit"] += time.perf_counter() - t0
             events += len(msgs)
+        if offsets:
+            commit()
     except KafkaException:
-        producer.abort_transaction()
+        if offsets:
+            producer.abort_transaction()
         raise
     finally:
         consumer.close()

@@ -18,12 +18,13 @@ RESULTS = REPO_ROOT / "benchmarks" / "results"
 
 @dataclass
 class BenchOptions:
-    events: int = 60_000  # backlog for the saturation runs
+    events: int = 120_000  # backlog for the saturation runs
     parallelism: tuple[int, ...] = (1, 2)  # Flink parallelism values tried at saturation
     rates: tuple[float, ...] = (1_000, 5_000)  # fixed rates, plus 50 % of the best Flink saturation
     duration_s: float = 20.0  # per fixed rate
     bundle_times_ms: tuple[int, ...] = (10, 200)  # bundle-time trade-off at 5,000/s, beside the default
     arrow_batch_sizes: tuple[int, ...] = (500,)  # Arrow batch trade-off at saturation, beside the default
+    repeats: int = 3  # runs of each runner, set for throughput, head to head
     memory_cards: int = 2_000
     skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, store, memory
     out: Path = RESULTS / "pipeline.json"
@@ -54,6 +55,8 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
             sat["loop"] = saturation.run_loop(s, events)
             say(f"  {sat['loop']['events_per_s']:,}/s")
             sat["flink_best_vs_loop"] = round(best / sat["loop"]["events_per_s"], 2)
+            say(f"saturation: both set for throughput, {opts.repeats} runs each ...")
+            sat["head_to_head"] = saturation.head_to_head(s, events, opts.repeats, say)
             result["saturation"] = sat
             saturation.write(result, opts.out)
         if "latency" not in opts.skip:
@@ -95,10 +98,30 @@ def summarize(r: dict) -> str:
             lines.append(f"| Flink job, parallelism {f['parallelism']}, Arrow batch {f['arrow_batch_size']:,} | "
                          f"{f['events_per_s']:,} | "
                          f"{f['median_rss_mb']:,} | {share} |")
-        lp = sat["loop"]
+        lp, lp_f = sat["loop"], next(iter(sat["flink"].values()))
         share = ", ".join(f"{k} {v:.0%}" for k, v in lp["time_share"].items())
-        lines += [f"| plain consumer loop | {lp['events_per_s']:,} | {lp['median_rss_mb']:,} | {share} |", "",
-                  f"Best Flink / loop: **{sat['flink_best_vs_loop']}**.", ""]
+        lines += [f"| plain consumer loop, batch {lp['batch_size']:,} | {lp['events_per_s']:,} | "
+                  f"{lp['median_rss_mb']:,} | {share} |", "",
+                  f"Latency-oriented defaults (bundle {lp_f['bundle_time_ms']} ms, checkpoint "
+                  f"{lp_f['checkpoint_interval_ms']:,} ms; loop commits every batch): best Flink / loop "
+                  f"**{sat['flink_best_vs_loop']}**.", ""]
+        if "head_to_head" in sat:
+            h = sat["head_to_head"]
+            fs, ls = h["flink_settings"], h["loop_settings"]
+            lines += ["### Both set for throughput, same commit interval", "",
+                      f"Outputs committed every {h['commit_interval_s']} s by both. Flink: parallelism "
+                      f"{fs['parallelism']}, Arrow batch {fs['arrow_batch_size']:,}, bundle {fs['bundle_size']:,} "
+                      f"events / {fs['bundle_time_ms']:,} ms. Loop: batches of {ls['batch_size']:,}. "
+                      f"Run alternately:", "",
+                      "| runner | events/s per run | median | median RSS MB | time share (last run) |",
+                      "| --- | --- | ---: | ---: | --- |",
+                      f"| Flink job | {', '.join(f'{x:,}' for x in h['flink_events_per_s'])} | "
+                      f"{h['flink_median']:,} | {h['flink_median_rss_mb']:,.0f} | "
+                      + ", ".join(f"{k} {v:.0%}" for k, v in h["flink_time_share_per_task"].items()) + " |",
+                      f"| plain consumer loop | {', '.join(f'{x:,}' for x in h['loop_events_per_s'])} | "
+                      f"{h['loop_median']:,} | {h['loop_median_rss_mb']:,.0f} | "
+                      + ", ".join(f"{k} {v:.0%}" for k, v in h["loop_time_share"].items()) + " |", "",
+                      f"Flink / loop (medians): **{h['flink_vs_loop']}**.", ""]
     for title, runs in (("Latency at fixed rates", [r["latency"]] if "latency" in r else []),
                         ("Bundle time trade-off at 5,000/s", r.get("knobs", []))):
         if not runs:

@@ -3,7 +3,9 @@ work (same Redis store, same Triton models, exactly-once both) on the same backl
 
 Each reads its own copy of the simulated transactions (its own ids, so neither
 finds the other's Redis state), published before it starts; throughput =
-events / (last scored_ts - first scored_ts).
+the events scored after the first scoring batch ended, over the time from
+then to the last score (counting the first batch's events over a span that
+leaves out its work would flatter runners with big batches).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def backlog(n: int) -> list[dict]:
 
 
 def publish(s: Settings, events: list[dict], prefix: str) -> None:
-    p = producer(s.kafka_bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000})
+    p = producer(s.kafka_bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000,
+                                       "queue.buffering.max.messages": 2_000_000})
     for e in events:
         ev = {**e, "tx_id": f"{prefix}-{e['tx_id']}", "card_id": f"{prefix}-{e['card_id']}",
               "terminal_id": f"{prefix}-{e['terminal_id']}"}
@@ -46,6 +49,13 @@ def publish(s: Settings, events: list[dict], prefix: str) -> None:
 def _span(scores: list[dict]) -> float:
     times = [r["scored_ts"] for r in scores]
     return (max(times) - min(times)) / 1000 if len(times) > 1 else float("nan")
+
+
+def _rate(scores: list[dict]) -> int:
+    times = [r["scored_ts"] for r in scores]
+    first, last = min(times), max(times)
+    after = sum(1 for t in times if t > first)
+    return round(after / ((last - first) / 1000)) if last > first else 0
 
 
 def _stage_split(stage_s: dict[str, float], wall_s: float) -> dict[str, float]:
@@ -77,28 +87,63 @@ def run_flink(base: Settings, events: list[dict], tag: str = "flink", **changes)
         for stage, sec in (m.get("stage_s") or {}).items():
             stage_s[stage] = stage_s.get(stage, 0.0) + sec
     tasks = max(1, len({m["task_id"] for m in metrics}))
-    return {"scored": len(scores), "events_per_s": round(len(scores) / span), "scoring_span_s": round(span, 2),
+    return {"scored": len(scores), "events_per_s": _rate(scores), "scoring_span_s": round(span, 2),
             "wall_s_incl_start": round(wall, 1), "exit_code": rc, "median_rss_mb": rss.stop(),
             "parallelism": s.parallelism, "arrow_batch_size": s.arrow_batch_size,
-            "bundle_time_ms": s.bundle_time_ms,
+            "bundle_time_ms": s.bundle_time_ms, "bundle_size": s.bundle_size,
+            "checkpoint_interval_ms": s.checkpoint_interval_ms,
             # Per task: each Python worker's time split over the scoring span.
             "time_share_per_task": _stage_split({k: v / tasks for k, v in stage_s.items()}, span)}
 
 
-def run_loop(base: Settings, events: list[dict], tag: str = "loop") -> dict:
+def run_loop(base: Settings, events: list[dict], tag: str = "loop", batch_size: int = 2000,
+             commit_interval_s: float = 0.0) -> dict:
     from stream_jobs.consumer_loop import run_loop as loop
 
     s = with_topics(base, tag)
     publish(s, events, tag)
     rss = PeakRss(os.getpid(), group=False)
     t0 = time.monotonic()
-    detail = loop(s)
+    detail = loop(s, batch_size=batch_size, commit_interval_s=commit_interval_s)
     wall = time.monotonic() - t0
     scores = read_all(s, s.topics.scores)
     span = _span(scores)
-    return {"scored": len(scores), "events_per_s": round(len(scores) / span), "scoring_span_s": round(span, 2),
-            "wall_s_incl_start": round(wall, 1), "median_rss_mb": rss.stop(),
-            "time_share": _stage_split(detail["stage_seconds"], span)}
+    return {"scored": len(scores), "events_per_s": _rate(scores), "scoring_span_s": round(span, 2),
+            "wall_s_incl_start": round(wall, 1), "median_rss_mb": rss.stop(), "batch_size": batch_size,
+            "commit_interval_s": commit_interval_s, "time_share": _stage_split(detail["stage_seconds"], span)}
+
+
+# Both runners set for throughput, with the same commit interval (outputs become
+# visible to read_committed readers once per interval in both): Flink bundles that
+# a checkpoint, not a timer, ends, and a loop that consumes more per batch.
+COMMIT_INTERVAL_S = 10
+FLINK_THROUGHPUT = {"parallelism": 2, "arrow_batch_size": 2000, "bundle_size": 100_000, "bundle_time_ms": 1000,
+                    "checkpoint_interval_ms": COMMIT_INTERVAL_S * 1000}
+LOOP_THROUGHPUT = {"batch_size": 10_000, "commit_interval_s": COMMIT_INTERVAL_S}
+
+
+def head_to_head(base: Settings, events: list[dict], repeats: int, say=print) -> dict:
+    """Flink and the loop, both set for throughput, run alternately `repeats` times:
+    the medians and their ratio (alternating shares the machine's drift between them)."""
+    import statistics
+
+    runs: dict[str, list[dict]] = {"flink": [], "loop": []}
+    for i in range(repeats):
+        runs["flink"].append(run_flink(base, events, tag=f"h2h-flink-{i}", **FLINK_THROUGHPUT))
+        runs["loop"].append(run_loop(base, events, tag=f"h2h-loop-{i}", **LOOP_THROUGHPUT))
+        f, lp = runs["flink"][-1]["events_per_s"], runs["loop"][-1]["events_per_s"]
+        say(f"  run {i + 1}: Flink {f:,}/s, loop {lp:,}/s")
+    med = {k: statistics.median(r["events_per_s"] for r in v) for k, v in runs.items()}
+    return {"commit_interval_s": COMMIT_INTERVAL_S, "flink_settings": FLINK_THROUGHPUT,
+            "loop_settings": LOOP_THROUGHPUT,
+            "flink_events_per_s": [r["events_per_s"] for r in runs["flink"]],
+            "loop_events_per_s": [r["events_per_s"] for r in runs["loop"]],
+            "flink_median": round(med["flink"]), "loop_median": round(med["loop"]),
+            "flink_vs_loop": round(med["flink"] / med["loop"], 2),
+            "flink_time_share_per_task": runs["flink"][-1]["time_share_per_task"],
+            "loop_time_share": runs["loop"][-1]["time_share"],
+            "flink_median_rss_mb": statistics.median(r["median_rss_mb"] for r in runs["flink"]),
+            "loop_median_rss_mb": statistics.median(r["median_rss_mb"] for r in runs["loop"])}
 
 
 def write(result: dict, path: Path) -> None:

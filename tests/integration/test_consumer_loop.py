@@ -14,7 +14,9 @@ from tests.integration.conftest import read_json
 pytestmark = pytest.mark.integration
 
 
-def test_consumer_loop_scores_each_event_once_and_rejects_bad_ones(stack):
+# 0: a transaction per batch; 30: every batch in one transaction, committed when idle.
+@pytest.mark.parametrize("commit_interval_s", [0.0, 30.0])
+def test_consumer_loop_scores_each_event_once_and_rejects_bad_ones(stack, commit_interval_s):
     run = uuid.uuid4().hex[:6]
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", fraud_labels=f"labels-{run}", pipeline_metrics=f"m-{run}")
@@ -30,7 +32,7 @@ def test_consumer_loop_scores_each_event_once_and_rejects_bad_ones(stack):
         if not bad:
             valid.append(ev.event["tx_id"])
     assert p.flush(30) == 0
-    summary = run_loop(s, batch_size=100, idle_stop_s=2.0)
+    summary = run_loop(s, batch_size=100, commit_interval_s=commit_interval_s, idle_stop_s=2.0)
     assert summary["events"] == 300 and summary["stage_seconds"]["FeatureStage"] > 0
 
     assert Counter(x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)) == Counter(valid)
