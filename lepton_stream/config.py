@@ -55,6 +55,9 @@ class Settings:
     bundle_size: int = 5000
     triton_batch: int = 4096
     python_worker_mode: str = "process"  # or "loopback": workers inside the local driver process
+    # "scoring", or "passthrough": parse and emit a bare score per event, no Redis, no
+    # Triton; the benchmark's floor of what the data plane alone costs on a machine.
+    pipeline: str = "scoring"
     checkpoint_interval_ms: int = 2000
     delivery_guarantee: str = "exactly-once"
     # An open transaction of a killed job blocks read_committed readers until it is

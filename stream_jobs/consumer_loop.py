@@ -2,27 +2,34 @@
 (`lepton-stream bench`): confluent-kafka consumes in batches, the same pipeline
 (Redis store, Triton model) scores them, and a transactional producer writes the
 outputs and commits the consumed offsets in one Kafka transaction, per batch or,
-like a Flink checkpoint interval, every `commit_interval_s`."""
+like a Flink checkpoint interval, every `commit_interval_s`.
+
+Run: `python -m stream_jobs.consumer_loop [--batch-size N] [--max-wait-ms M] [--commit-interval-s S]`
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 from collections import defaultdict
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import client_security
 from lepton_stream.pipeline import RawRecord, build_pipeline
 
 
 def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0, idle_stop_s: float = 5.0,
-             first_wait_s: float = 60.0) -> dict:
+             first_wait_s: float = 60.0, max_wait_s: float = 0.5) -> dict:
     """Consume `transactions` (and labels) from the earliest offset until idle for
     `idle_stop_s` (or nothing arrived for `first_wait_s`: joining the group takes a
-    while on a fresh broker); returns counts and time spent per stage. One Kafka
-    transaction holds the outputs of every batch consumed within `commit_interval_s`
-    (0: one per batch)."""
+    while on a fresh broker); returns counts and time spent per stage. A batch is
+    `batch_size` records or what arrived within `max_wait_s` (the loop's bundle time).
+    One Kafka transaction holds the outputs of every batch consumed within
+    `commit_interval_s` (0: one per batch)."""
     pipeline = build_pipeline(s)
     consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.consumer_group,
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
@@ -48,7 +55,7 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
     try:
         while time.monotonic() - idle_since < (idle_stop_s if events else first_wait_s):
             t0 = time.perf_counter()
-            msgs = [m for m in consumer.consume(batch_size, timeout=0.5) if m.error() is None]
+            msgs = [m for m in consumer.consume(batch_size, timeout=max_wait_s) if m.error() is None]
             if msgs:  # not the waits for the group, the first records and the idle end
                 stage_s["kafka consume"] += time.perf_counter() - t0
             if not msgs:
@@ -82,3 +89,22 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
     finally:
         consumer.close()
     return {"events": events, "stage_seconds": {k: round(v, 3) for k, v in stage_s.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="consumer_loop", description=__doc__.splitlines()[0])
+    ap.add_argument("--batch-size", type=int, default=2000)
+    ap.add_argument("--max-wait-ms", type=float, default=500, help="how long a batch waits to fill")
+    ap.add_argument("--commit-interval-s", type=float, default=0.0, help="0: a Kafka transaction per batch")
+    ap.add_argument("--idle-stop-s", type=float, default=float("inf"), help="stop once idle this long")
+    args = ap.parse_args(argv)
+    logs.configure()
+    summary = run_loop(Settings.from_env(), batch_size=args.batch_size, commit_interval_s=args.commit_interval_s,
+                       idle_stop_s=args.idle_stop_s, first_wait_s=args.idle_stop_s,
+                       max_wait_s=args.max_wait_ms / 1000)
+    logs.get("lepton.loop").info("loop stopped", extra=summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,9 +1,11 @@
-"""Event -> score and event -> alert latency at fixed rates, the Flink job running.
+"""Event -> score and event -> alert latency at fixed rates, the Flink job (or the
+plain consumer loop, on the same knobs) running.
 
 The load generator stamps each event with its send time; the job's scores and
 alerts carry scored/alert time, and a read_committed reader notes when each
 became visible downstream (after the checkpoint that commits it). The first
-`warmup_s` of each rate are left out.
+`warmup_s` of each rate are left out. The loop gets the job's knobs: a batch
+waits at most the bundle time, outputs commit every checkpoint interval.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from confluent_kafka import OFFSET_END, TopicPartition
 from lepton_stream.bench.harness import percentiles, rss_by_role, server_rss_mb, with_topics
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import consumer
-from lepton_stream.stack.job_process import start_job, stop_job
+from lepton_stream.stack.job_process import start_job, start_loop, stop_job
 
 
 class _Reader:
@@ -63,13 +65,18 @@ def _wait_ready(s: Settings, reader: _Reader, timeout_s: float = 180.0) -> None:
 
 
 def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmup_s: float = 3.0,
-             tag: str = "latency", **changes) -> dict:
+             tag: str = "latency", runner: str = "flink", **changes) -> dict:
     from producers.load import LoadOptions, run_load
 
     s = with_topics(base, tag, **changes)
-    job = start_job(s, "latest", s.home / f"{tag}.log")
+    if runner == "loop":
+        job = start_loop(s, s.home / f"{tag}.log", batch_size=s.arrow_batch_size, max_wait_ms=s.bundle_time_ms,
+                         commit_interval_s=s.checkpoint_interval_ms / 1000)
+    else:
+        job = start_job(s, "latest", s.home / f"{tag}.log")
     reader = _Reader(s)
-    out: dict = {"checkpoint_interval_ms": s.checkpoint_interval_ms, "bundle_time_ms": s.bundle_time_ms,
+    out: dict = {"runner": runner, "pipeline": s.pipeline,
+                 "checkpoint_interval_ms": s.checkpoint_interval_ms, "bundle_time_ms": s.bundle_time_ms,
                  "arrow_batch_size": s.arrow_batch_size, "parallelism": s.parallelism, "rates": []}
     try:
         _wait_ready(s, reader)

@@ -25,6 +25,7 @@ class BenchOptions:
     bundle_times_ms: tuple[int, ...] = (10, 200)  # bundle-time trade-off at 5,000/s, beside the default
     arrow_batch_sizes: tuple[int, ...] = (500,)  # Arrow batch trade-off at saturation, beside the default
     repeats: int = 3  # runs of each runner, set for throughput, head to head
+    floor_events: int = 240_000  # backlog for the data plane alone (the passthrough pipeline)
     memory_cards: int = 2_000
     skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, store, memory
     out: Path = RESULTS / "pipeline.json"
@@ -57,6 +58,9 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
             sat["flink_best_vs_loop"] = round(best / sat["loop"]["events_per_s"], 2)
             say(f"saturation: both set for throughput, {opts.repeats} runs each ...")
             sat["head_to_head"] = saturation.head_to_head(s, events, opts.repeats, say)
+            say(f"saturation: the data plane alone (passthrough), {opts.repeats} runs each ...")
+            sat["floor"] = saturation.head_to_head(s, saturation.backlog(opts.floor_events), opts.repeats, say,
+                                                   pipeline="passthrough")
             result["saturation"] = sat
             saturation.write(result, opts.out)
         if "latency" not in opts.skip:
@@ -72,6 +76,17 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
                 knobs.append(latency.at_rates(s, [5_000], opts.duration_s, tag=f"knob-bt{bt}",
                                               bundle_time_ms=bt, parallelism=max(opts.parallelism)))
             result["knobs"] = knobs
+            saturation.write(result, opts.out)
+        if "latency" not in opts.skip:
+            # The same rate and bundle as the best Flink row: the loop doing the same work,
+            # and both runners with the data plane alone (what no tuning of our stages beats).
+            compare = []
+            for runner, pipeline, p in (("loop", "scoring", 1), ("flink", "passthrough", 1),
+                                        ("flink", "passthrough", 2), ("loop", "passthrough", 1)):
+                say(f"latency at 5,000/s: {runner}, {pipeline}, parallelism {p} ...")
+                compare.append(latency.at_rates(s, [5_000], opts.duration_s, tag=f"cmp-{runner}-{pipeline}-p{p}",
+                                                runner=runner, pipeline=pipeline, parallelism=p, bundle_time_ms=10))
+            result["latency_compare"] = compare
             saturation.write(result, opts.out)
         result["server_rss_mb_at_end"] = server_rss_mb(s)
     if "store" not in opts.skip:
@@ -122,6 +137,17 @@ def summarize(r: dict) -> str:
                       f"{h['loop_median']:,} | {h['loop_median_rss_mb']:,.0f} | "
                       + ", ".join(f"{k} {v:.0%}" for k, v in h["loop_time_share"].items()) + " |", "",
                       f"Flink / loop (medians): **{h['flink_vs_loop']}**.", ""]
+        if "floor" in sat:
+            f = sat["floor"]
+            lines += ["### The data plane alone (passthrough pipeline: parse, a zero score; no Redis, no Triton)",
+                      "", "Same settings as above; the most a job of each shape can do on this machine.", "",
+                      "| runner | events/s per run | median | time share (last run) |", "| --- | --- | ---: | --- |",
+                      f"| Flink job | {', '.join(f'{x:,}' for x in f['flink_events_per_s'])} | "
+                      f"{f['flink_median']:,} | "
+                      + ", ".join(f"{k} {v:.0%}" for k, v in f["flink_time_share_per_task"].items()) + " |",
+                      f"| plain consumer loop | {', '.join(f'{x:,}' for x in f['loop_events_per_s'])} | "
+                      f"{f['loop_median']:,} | "
+                      + ", ".join(f"{k} {v:.0%}" for k, v in f["loop_time_share"].items()) + " |", ""]
     for title, runs in (("Latency at fixed rates", [r["latency"]] if "latency" in r else []),
                         ("Bundle time trade-off at 5,000/s", r.get("knobs", []))):
         if not runs:
@@ -136,6 +162,17 @@ def summarize(r: dict) -> str:
                     f"{x['event_to_score_ms']['p50']:.0f} / {x['event_to_score_ms']['p99']:.0f} | "
                     f"{x['event_to_alert_ms']['p50']:.0f} / {x['event_to_alert_ms']['p99']:.0f} | "
                     f"{x['event_to_visible_score_ms']['p50']:.0f} / {x['event_to_visible_score_ms']['p99']:.0f} |")
+        lines.append("")
+    if r.get("latency_compare"):
+        lines += ["## Latency at 5,000/s: Flink, the loop, and the data plane alone", "",
+                  "Bundle (the loop: longest wait for a batch) 10 ms, commit every checkpoint interval.", "",
+                  "| runner | pipeline | parallelism | rate sent/s | event→score p50/p99 ms | "
+                  "visible (read_committed) p50/p99 ms |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+        for run in r["latency_compare"]:
+            x = run["rates"][0]
+            lines.append(f"| {run['runner']} | {run['pipeline']} | {run['parallelism']} | {x['sent_per_s']:,} | "
+                         f"{x['event_to_score_ms']['p50']:.0f} / {x['event_to_score_ms']['p99']:.0f} | "
+                         f"{x['event_to_visible_score_ms']['p50']:.0f} / {x['event_to_visible_score_ms']['p99']:.0f} |")
         lines.append("")
     if "latency" in r and r["latency"]["rates"]:
         rss = r["latency"]["rates"][-1]["rss_mb_at_end"]

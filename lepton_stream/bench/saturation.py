@@ -97,10 +97,10 @@ def run_flink(base: Settings, events: list[dict], tag: str = "flink", **changes)
 
 
 def run_loop(base: Settings, events: list[dict], tag: str = "loop", batch_size: int = 2000,
-             commit_interval_s: float = 0.0) -> dict:
+             commit_interval_s: float = 0.0, **changes) -> dict:
     from stream_jobs.consumer_loop import run_loop as loop
 
-    s = with_topics(base, tag)
+    s = with_topics(base, tag, **changes)
     publish(s, events, tag)
     rss = PeakRss(os.getpid(), group=False)
     t0 = time.monotonic()
@@ -122,19 +122,23 @@ FLINK_THROUGHPUT = {"parallelism": 2, "arrow_batch_size": 2000, "bundle_size": 1
 LOOP_THROUGHPUT = {"batch_size": 10_000, "commit_interval_s": COMMIT_INTERVAL_S}
 
 
-def head_to_head(base: Settings, events: list[dict], repeats: int, say=print) -> dict:
+def head_to_head(base: Settings, events: list[dict], repeats: int, say=print, pipeline: str = "scoring") -> dict:
     """Flink and the loop, both set for throughput, run alternately `repeats` times:
-    the medians and their ratio (alternating shares the machine's drift between them)."""
+    the medians and their ratio (alternating shares the machine's drift between them).
+    `pipeline="passthrough"` (parse and a zero score: no Redis, no Triton) measures the
+    floor, what the data plane alone costs each runner on this machine."""
     import statistics
 
     runs: dict[str, list[dict]] = {"flink": [], "loop": []}
     for i in range(repeats):
-        runs["flink"].append(run_flink(base, events, tag=f"h2h-flink-{i}", **FLINK_THROUGHPUT))
-        runs["loop"].append(run_loop(base, events, tag=f"h2h-loop-{i}", **LOOP_THROUGHPUT))
+        runs["flink"].append(run_flink(base, events, tag=f"h2h-{pipeline}-flink-{i}", pipeline=pipeline,
+                                       **FLINK_THROUGHPUT))
+        runs["loop"].append(run_loop(base, events, tag=f"h2h-{pipeline}-loop-{i}", pipeline=pipeline,
+                                     **LOOP_THROUGHPUT))
         f, lp = runs["flink"][-1]["events_per_s"], runs["loop"][-1]["events_per_s"]
         say(f"  run {i + 1}: Flink {f:,}/s, loop {lp:,}/s")
     med = {k: statistics.median(r["events_per_s"] for r in v) for k, v in runs.items()}
-    return {"commit_interval_s": COMMIT_INTERVAL_S, "flink_settings": FLINK_THROUGHPUT,
+    return {"pipeline": pipeline, "commit_interval_s": COMMIT_INTERVAL_S, "flink_settings": FLINK_THROUGHPUT,
             "loop_settings": LOOP_THROUGHPUT,
             "flink_events_per_s": [r["events_per_s"] for r in runs["flink"]],
             "loop_events_per_s": [r["events_per_s"] for r in runs["loop"]],

@@ -13,7 +13,7 @@ import numpy as np
 from lepton_stream.config import Settings
 from lepton_stream.pipeline.batch import Batch, OutRecord, RawRecord
 from lepton_stream.pipeline.metrics import MetricsStage, kafka_lag
-from lepton_stream.pipeline.stages import FeatureStage, LabelStage, ParseStage, RouteStage, ScoreStage
+from lepton_stream.pipeline.stages import FeatureStage, LabelStage, ParseStage, PassthroughStage, RouteStage, ScoreStage
 
 Stage = Callable[[Batch], Batch]
 
@@ -52,6 +52,11 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
 
     # Each process running a pipeline (a Flink Python worker, the consumer loop) serves /metrics.
     start_exporter(settings, "job", settings.job_metrics_port)
+    metrics = MetricsStage(settings, kafka_lag(settings.kafka_bootstrap), settings.metrics_interval_s)
+    if settings.pipeline == "passthrough":
+        return ScoringPipeline([ParseStage(settings), PassthroughStage(settings), metrics])
+    if settings.pipeline != "scoring":
+        raise ValueError(f"LEPTON_PIPELINE must be scoring or passthrough, not {settings.pipeline!r}")
     store = RedisWindowStore(settings.redis_url, replay_horizon_s=settings.replay_horizon_s)
     return ScoringPipeline([
         LabelStage(settings, store),
@@ -59,5 +64,5 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
         FeatureStage(settings, store),
         ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.triton_batch)),
         RouteStage(settings, feature_stats_from_repo(settings)),
-        MetricsStage(settings, kafka_lag(settings.kafka_bootstrap), settings.metrics_interval_s),
+        metrics,
     ])

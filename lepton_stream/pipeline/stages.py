@@ -155,3 +155,18 @@ class RouteStage:
                           tx.ts_ms, now, merchant_id=tx.merchant_id)
             batch.out.append(OutRecord(topics.risk_alerts, key, alert.to_json(), origin))
         return batch
+
+
+@dataclass
+class PassthroughStage:
+    """Benchmark floor: a zero score per valid event, in the real score's shape, with
+    no Redis and no Triton, so what remains is what the data plane costs."""
+
+    settings: Settings
+
+    def __call__(self, batch: Batch) -> Batch:
+        now = _now_ms()
+        for tx, origin in zip(batch.valid, batch.valid_origin, strict=True):
+            score = Score(tx.tx_id, tx.card_id, 0.0, 0.0, "passthrough", "passthrough", tx.ts_ms, now, now - tx.ts_ms)
+            batch.out.append(OutRecord(self.settings.topics.scores, tx.card_id.encode(), score.to_json(), origin))
+        return batch

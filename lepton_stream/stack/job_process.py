@@ -30,6 +30,15 @@ def start_job(s: Settings, startup: str, log_path: Path, bounded: bool = False) 
     return processes.start("job", cmd, log_path, env=env, cwd=REPO_ROOT)
 
 
+def start_loop(s: Settings, log_path: Path, batch_size: int, max_wait_ms: float,
+               commit_interval_s: float) -> subprocess.Popen:
+    """The plain consumer loop (`stream_jobs/consumer_loop.py`) as a process, for comparisons."""
+    env = {**os.environ, **s.to_env(), "LEPTON_LOG_FILE": str(log_path)}
+    cmd = [sys.executable, "-m", "stream_jobs.consumer_loop", "--batch-size", str(batch_size),
+           "--max-wait-ms", str(max_wait_ms), "--commit-interval-s", str(commit_interval_s)]
+    return processes.start("loop", cmd, log_path, env=env, cwd=REPO_ROOT)
+
+
 def stop_job(proc: subprocess.Popen, timeout_s: float = 20.0) -> None:
     if proc.poll() is None:
         processes.stop(proc.pid, timeout_s)

@@ -6,7 +6,15 @@ from lepton_stream.config import Settings
 from lepton_stream.features.definitions import FRAUD_FEATURES
 from lepton_stream.pipeline import RawRecord, ScoringPipeline
 from lepton_stream.pipeline.metrics import MetricsStage
-from lepton_stream.pipeline.stages import FeatureStage, LabelStage, ParseStage, RouteStage, ScoreStage, severity
+from lepton_stream.pipeline.stages import (
+    FeatureStage,
+    LabelStage,
+    ParseStage,
+    PassthroughStage,
+    RouteStage,
+    ScoreStage,
+    severity,
+)
 from producers.simple import SimpleGenerator, malformed
 from tests.fakes import AmountScorer, FirstSightStore
 
@@ -70,6 +78,20 @@ def test_metrics_stage_counts_the_window_and_emits_one_record_per_interval():
     assert m["lag"] == {f"{s.topics.transactions}/0": 96, f"{s.topics.transactions}/1": 60}
     assert m["latency_ms"]["p50"] > 0 and m["window_end"] >= m["window_start"]
     assert pipe.process([]) == []  # an empty batch emits nothing
+
+
+def test_passthrough_floor_scores_each_valid_event_zero_and_still_rejects_bad_ones():
+    s = Settings(pipeline="passthrough")
+    events = [ev.event for ev in SimpleGenerator(cards=3, seed=4).stream(3, 1_700_000_000_000)]
+    records = [RawRecord(b"k", json.dumps(e).encode(), s.topics.transactions, 0, i) for i, e in enumerate(events)]
+    records.insert(1, RawRecord(b"k", b"{", s.topics.transactions, 0, 9))
+    out = ScoringPipeline([ParseStage(s), PassthroughStage(s)]).process(records)
+    assert [(o.topic, o.origin) for o in out] == [(s.topics.dlq, 1), (s.topics.scores, 0), (s.topics.scores, 2),
+                                                  (s.topics.scores, 3)]
+    scores = [json.loads(o.value) for o in out[1:]]
+    assert [x["tx_id"] for x in scores] == [e["tx_id"] for e in events]
+    assert {(x["fraud_score"], x["fraud_model_version"]) for x in scores} == {(0.0, "passthrough")}
+    assert all(x["scored_ts"] >= x["event_ts"] for x in scores)
 
 
 def test_severity_levels():
