@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logs.configure()
     summary = run_loop(Settings.from_env(), batch_size=args.batch_size, commit_interval_s=args.commit_interval_s,
-                       idle_stop_s=args.idle_stop_s, first_wait_s=args.idle_stop_s,
+                       idle_stop_s=args.idle_stop_s, first_wait_s=max(args.idle_stop_s, 60.0),
                        max_wait_s=args.max_wait_ms / 1000)
     logs.get("lepton.loop").info("loop stopped", extra=summary)
     return 0
