@@ -73,7 +73,15 @@ class Settings:
     retry_base_s: float = 0.2
     model_config_variant: str = "cpu"
     alert_threshold: float = 0.5
+    # Plausibility of what feeds state (lepton_stream/schemas/transaction.py `Limits`):
+    # beyond these an event goes to the DLQ with its reason.
     max_amount: float = 1_000_000.0
+    max_abs_coordinate: float = 1_000.0
+    max_future_ms: int = 300_000  # ahead of the job's clock
+    # Ahead of the median of the stream's latest events. At most a day: the store
+    # keeps buckets a day past the widest window for late events, so an event this
+    # far ahead of the others cannot make their windows lose buckets.
+    max_ahead_of_stream_ms: int = 86_400_000
     # --- On call (issue 6): Prometheus exporters and the alert monitor. ---
     # Several Python workers of one job each try job_metrics_port, +1, ... up
     # to metrics_port_span ports (see observability/exporter.py).
@@ -117,6 +125,14 @@ class Settings:
     kafka_replication_factor: int = 1
     # --- end of deployment and security ---------------------------------------
     topics: Topics = field(default_factory=Topics)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.max_ahead_of_stream_ms <= 86_400_000:
+            raise ValueError(f"LEPTON_MAX_AHEAD_OF_STREAM_MS={self.max_ahead_of_stream_ms}: must be in 1..86400000 "
+                             "(the store's one-day slack for late events)")
+        for name in ("max_amount", "max_abs_coordinate", "max_future_ms"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -7,6 +7,8 @@ import logging
 import os
 import time
 
+from lepton_stream.schemas.pan import mask_card_numbers
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -22,7 +24,9 @@ class JsonFormatter(logging.Formatter):
         out.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        # The last line of defence: whatever a message or an exception carries, no
+        # card number leaves the process in a log line.
+        return mask_card_numbers(json.dumps(out, default=str))
 
 
 def configure(level: str = "INFO", stream=None) -> None:

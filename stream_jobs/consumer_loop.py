@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import client_security
+from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 from lepton_stream.pipeline import RawRecord, build_pipeline
 
 
@@ -36,7 +37,7 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
                          "enable.auto.commit": False, **client_security(s)})
     consumer.subscribe([s.topics.transactions, s.topics.fraud_labels])
     producer = Producer({"bootstrap.servers": s.kafka_bootstrap, "transactional.id": f"{s.consumer_group}-loop",
-                         "linger.ms": 5, "compression.type": "lz4",
+                         "linger.ms": 5, "compression.type": "lz4", "message.max.bytes": MAX_RECORD_BYTES,
                          # a transaction may hold every output of `commit_interval_s`
                          "queue.buffering.max.messages": 2_000_000, **client_security(s)})
     producer.init_transactions()

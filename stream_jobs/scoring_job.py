@@ -23,6 +23,7 @@ from pyflink.table.udf import ScalarFunction, udf
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
+from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 
 SEP = "\x01"
 
@@ -118,6 +119,7 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
             {f"'sink.transactional-id-prefix' = '{s.consumer_group}-tx'," if eo else ""}
             'properties.transaction.timeout.ms' = '{s.transaction_timeout_ms}',
             'properties.linger.ms' = '5',
+            'properties.max.request.size' = '{MAX_RECORD_BYTES}',
             'key.format' = 'raw', 'key.fields' = 'k',
             'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lepton_stream.feature_store.redis_windows import LabelFacts, TxFacts
+from lepton_stream.feature_store.base import LabelFacts, TxClaim, TxFacts, Verdict, verdict
 from lepton_stream.features.aggregates import Aggregates
 from lepton_stream.features.definitions import DEFAULT_PROFILE, PROFILE_FIELDS
 from lepton_stream.scoring.base import Scores
@@ -15,6 +15,14 @@ class FirstSightStore:
 
     def __init__(self) -> None:
         self.labels: list[LabelFacts] = []
+        self.claims: dict[str, str] = {}
+
+    def claim(self, claims: list[TxClaim]) -> list[Verdict]:
+        out = []
+        for c in claims:
+            out.append(verdict(c, self.claims.get(c.tx_id)))
+            self.claims.setdefault(c.tx_id, f"{c.fingerprint}|{c.source}")
+        return out
 
     def apply_transactions(self, txs: list[TxFacts]) -> Aggregates:
         n = len(txs)

@@ -9,7 +9,9 @@ the scripts and the meaning of each field are in `redis_lua.py`):
 - `lepton:{t:<terminal_id>}:win`, `:idx`, `:seen:<period>`  the same for terminals
   (count, labelled frauds); `seen` also tells a label its transaction's bucket;
 - `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
-  applied when it arrives (a label is never lost).
+  applied when it arrives (a label is never lost);
+- `lepton:{x:<tx_id>}`  the transaction's first sighting, "<fingerprint>|<source
+  record>", for the replay horizon: tells a replay from a duplicate or a conflict.
 Window keys expire `view.ttl_s` after their last write and old buckets are
 pruned as the head moves; a card's `seen` periods expire after the replay horizon
 (`Settings.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
@@ -22,12 +24,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import redis
 from hiredis import pack_command
 
+from lepton_stream.feature_store.base import LabelFacts, TxClaim, TxFacts, Verdict, verdict
 from lepton_stream.feature_store.redis_lua import (
     CARD_SEEN_PERIOD_MS,
     DAY_MS,
@@ -43,24 +45,6 @@ from lepton_stream.features.definitions import (
     PROFILE_FIELDS,
     TERMINAL_WINDOWS,
 )
-
-
-@dataclass(frozen=True)
-class TxFacts:
-    tx_id: str
-    card_id: str
-    terminal_id: str
-    ts_ms: int
-    amount_cents: int
-    x: float
-    y: float
-
-
-@dataclass(frozen=True)
-class LabelFacts:
-    tx_id: str
-    terminal_id: str
-
 
 _CHUNK = 256  # scripts per write: see `_run`
 _EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma list
@@ -130,6 +114,26 @@ class RedisWindowStore:
                 error = error or exc
                 replies.append(None)
         return error
+
+    def claim(self, claims: Sequence[TxClaim]) -> list[Verdict]:
+        """One pipelined round trip of `SET NX GET` (Redis 7): the first claim of a
+        tx_id stores its sighting, every later one reads it back."""
+        if not claims:
+            return []
+        ttl = str(self._replay_horizon_s + DAY_MS // 1000)
+        conn = self._redis.connection_pool.get_connection()
+        try:
+            for start in range(0, len(claims), _CHUNK * 4):
+                conn.send_packed_command([b"".join(
+                    pack_command(("SET", f"lepton:{{x:{c.tx_id}}}", f"{c.fingerprint}|{c.source}", "NX", "GET",
+                                  "EX", ttl)) for c in claims[start:start + _CHUNK * 4])], check_health=False)
+            replies = [conn.read_response() for _ in claims]
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            self._redis.connection_pool.release(conn)
+        return [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
 
     def apply_transactions(self, txs: Sequence[TxFacts]) -> Aggregates:
         """Apply each transaction once (by tx_id) to its card and terminal, and

@@ -9,6 +9,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from lepton_stream.kafka.clients import client_security  # SASL/TLS from LEPTON_*
+from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 
 
 def _admin(bootstrap: str) -> AdminClient:
@@ -46,7 +47,8 @@ def create_topics(bootstrap: str, names: list[str], partitions: int, timeout_s: 
     """Create the missing topics; returns the names created."""
     admin = _admin(bootstrap)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
-    new = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names if n not in existing]
+    new = [NewTopic(n, num_partitions=partitions, replication_factor=1,
+                    config={"max.message.bytes": str(MAX_RECORD_BYTES)}) for n in names if n not in existing]
     if not new:
         return []
     for fut in admin.create_topics(new, operation_timeout=timeout_s).values():

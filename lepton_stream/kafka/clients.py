@@ -8,6 +8,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer
 
 from lepton_stream.config import Settings
+from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 from lepton_stream.kafka.security import librdkafka_config
 
 
@@ -25,6 +26,7 @@ def producer(bootstrap: str, *, security: Mapping[str, str] | None = None, **ext
         "acks": "all",
         "linger.ms": 5,
         "compression.type": "lz4",
+        "message.max.bytes": MAX_RECORD_BYTES,
         **(client_security() if security is None else security),
     }
     conf.update(extra)

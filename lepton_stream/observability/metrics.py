@@ -29,6 +29,8 @@ SCORES = Counter("lepton_scores", "Transactions scored")
 ALERTS = Counter("lepton_alerts", "Risk alerts written, by severity", ["severity"])
 DLQ = Counter("lepton_dlq", "Events sent to the dead-letter topic, by reason code", ["reason"])
 LABELS = Counter("lepton_labels", "Fraud labels applied or kept pending")
+DUPLICATES = Counter("lepton_duplicates", "Exact repeats of an already scored transaction (same tx_id and content), "
+                     "dropped")
 EVENT_TO_SCORE = Histogram("lepton_event_to_score_latency_seconds",
                            "Event time to score time of each scored transaction", buckets=LATENCY_BUCKETS_S)
 CALL_SECONDS = Histogram("lepton_call_seconds", "One call to a dependency, retries included (redis, triton)",

@@ -46,6 +46,8 @@ def observe_batch(batch: Batch, topics: Topics, now_s: float | None = None) -> N
         m.ALERTS.labels(sev).inc(n)
     for reason, n in reasons.items():
         m.DLQ.labels(reason).inc(n)
+    if batch.duplicates:
+        m.DUPLICATES.inc(batch.duplicates)
     if batch.labels_applied or batch.labels_pending:
         m.LABELS.inc(batch.labels_applied + batch.labels_pending)
     for stage, seconds in batch.stage_s.items():

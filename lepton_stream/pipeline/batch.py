@@ -40,4 +40,5 @@ class Batch:
     out: list[OutRecord] = field(default_factory=list)
     labels_applied: int = 0
     labels_pending: int = 0
+    duplicates: int = 0  # exact repeats of a scored transaction, dropped
     stage_s: dict[str, float] = field(default_factory=dict)  # seconds per stage, for benchmarks

@@ -32,7 +32,7 @@ class MetricsStage:
 
     def _reset(self, now: float) -> None:
         self.window_start = now
-        self.events_in = self.scored = self.alerts = self.dlq = self.labels = 0
+        self.events_in = self.scored = self.alerts = self.dlq = self.labels = self.duplicates = 0
         self.batch_sizes: list[int] = []
         self.latencies_ms: list[int] = []
         self.offsets: dict[tuple[str, int], int] = {}
@@ -53,6 +53,7 @@ class MetricsStage:
             elif out.topic == topics.dlq:
                 self.dlq += 1
         self.labels += batch.labels_applied + batch.labels_pending
+        self.duplicates += batch.duplicates
         for stage, seconds in batch.stage_s.items():
             self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
         if batch.scores is not None:
@@ -74,7 +75,7 @@ class MetricsStage:
             "task_id": self.task_id,
             "window_start": int(self.window_start * 1000), "window_end": int(now * 1000),
             "events_in": self.events_in, "scored": self.scored, "alerts": self.alerts, "dlq": self.dlq,
-            "labels": self.labels,
+            "labels": self.labels, "duplicates": self.duplicates,
             "latency_ms": None if lat is None else {
                 f"p{q}": float(np.percentile(lat, q)) for q in (50, 95, 99)},
             "batches": len(sizes), "batch_size": {"mean": float(sizes.mean()), "max": int(sizes.max())},

@@ -13,7 +13,15 @@ import numpy as np
 from lepton_stream.config import Settings
 from lepton_stream.pipeline.batch import Batch, OutRecord, RawRecord
 from lepton_stream.pipeline.metrics import MetricsStage, kafka_lag
-from lepton_stream.pipeline.stages import FeatureStage, LabelStage, ParseStage, PassthroughStage, RouteStage, ScoreStage
+from lepton_stream.pipeline.stages import (
+    DedupStage,
+    FeatureStage,
+    LabelStage,
+    ParseStage,
+    PassthroughStage,
+    RouteStage,
+    ScoreStage,
+)
 
 Stage = Callable[[Batch], Batch]
 
@@ -61,6 +69,7 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
     return ScoringPipeline([
         LabelStage(settings, store),
         ParseStage(settings),
+        DedupStage(settings, store),
         FeatureStage(settings, store),
         ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.triton_batch)),
         RouteStage(settings, feature_stats_from_repo(settings)),

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from lepton_stream.config import Settings
-from lepton_stream.feature_store.redis_windows import LabelFacts, TxFacts
+from lepton_stream.feature_store.base import LabelFacts, TxClaim, TxFacts, WindowStore
 from lepton_stream.features.credit_vector import credit_feature_matrix
 from lepton_stream.features.definitions import FRAUD_FEATURES, PROFILE_FIELDS
 from lepton_stream.features.fraud_vector import fraud_feature_matrix
 from lepton_stream.pipeline.batch import Batch, OutRecord, RawRecord
+from lepton_stream.pipeline.clock import StreamClock
 from lepton_stream.pipeline.retry import with_retry
-from lepton_stream.schemas import Alert, DlqRecord, InvalidEvent, Score, parse_transaction
-from lepton_stream.schemas.label import parse_label
-from lepton_stream.schemas.outputs import Reason
+from lepton_stream.schemas import Alert, DlqRecord, InvalidEvent, Score, Transaction, parse_transaction
+from lepton_stream.schemas.label import Label, parse_label
+from lepton_stream.schemas.outputs import Reason, dlq_key
+from lepton_stream.schemas.transaction import Limits
 from lepton_stream.scoring.base import Scorer
 
 
@@ -27,7 +31,20 @@ def _now_ms() -> int:
 
 def _dlq(s: Settings, rec: RawRecord, bad: InvalidEvent, origin: int) -> OutRecord:
     record = DlqRecord(bad.code, bad.detail, bad.field, rec.topic, rec.partition, rec.offset, rec.value, _now_ms())
-    return OutRecord(s.topics.dlq, rec.key or b"", record.to_json(), origin)
+    return OutRecord(s.topics.dlq, dlq_key(rec.key), record.to_json(), origin)
+
+
+def _retry(s: Settings, what: str) -> dict:
+    return {"what": what, "attempts": s.retry_attempts, "base_s": s.retry_base_s}
+
+
+def _parse_safely(parse: Callable[[], Transaction | Label | InvalidEvent]) -> Transaction | Label | InvalidEvent:
+    """The parsers return errors as values; should one still raise on some input, that
+    record goes to the DLQ instead of failing (and replaying) the batch for ever."""
+    try:
+        return parse()
+    except Exception as exc:  # noqa: BLE001
+        return InvalidEvent("unparseable", f"the record could not be parsed ({type(exc).__name__})")
 
 
 @dataclass
@@ -35,21 +52,20 @@ class LabelStage:
     """Confirmed frauds from `fraud-labels` feed the terminal risk windows (once per tx_id)."""
 
     settings: Settings
-    store: object  # RedisWindowStore
+    store: WindowStore
 
     def __call__(self, batch: Batch) -> Batch:
         facts = []
         for i, rec in enumerate(batch.records):
             if rec.topic != self.settings.topics.fraud_labels:
                 continue
-            label = parse_label(rec.value)
+            label = _parse_safely(lambda rec=rec: parse_label(rec.value))
             if isinstance(label, InvalidEvent):
                 batch.out.append(_dlq(self.settings, rec, label, i))
-            elif label.is_fraud:
+            elif isinstance(label, Label) and label.is_fraud:
                 facts.append(LabelFacts(label.tx_id, label.terminal_id))
         if facts:
-            results = with_retry(lambda: self.store.apply_labels(facts), what="redis",
-                                 attempts=self.settings.retry_attempts, base_s=self.settings.retry_base_s)
+            results = with_retry(lambda: self.store.apply_labels(facts), **_retry(self.settings, "redis"))
             batch.labels_applied += results.count(1)
             batch.labels_pending += results.count(2)
         return batch
@@ -57,21 +73,89 @@ class LabelStage:
 
 @dataclass
 class ParseStage:
-    """Valid transactions go on; each invalid one becomes a DLQ record with its reason."""
+    """Valid transactions go on; each invalid or implausible one becomes a DLQ record
+    with its reason."""
 
     settings: Settings
+    clock: StreamClock = field(default_factory=StreamClock)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.limits = Limits(s.max_amount, s.max_abs_coordinate, s.max_future_ms)
 
     def __call__(self, batch: Batch) -> Batch:
+        now = _now_ms()
+        parsed: list[tuple[int, Transaction]] = []
         for i, rec in enumerate(batch.records):
             if rec.topic != self.settings.topics.transactions:
                 continue
-            parsed = parse_transaction(rec.value, self.settings.max_amount)
-            if isinstance(parsed, InvalidEvent):
-                batch.out.append(_dlq(self.settings, rec, parsed, i))
+            tx = _parse_safely(lambda rec=rec: parse_transaction(rec.value, self.limits, now))
+            if isinstance(tx, Transaction):
+                parsed.append((i, tx))
             else:
-                batch.valid.append(parsed)
+                batch.out.append(_dlq(self.settings, rec, tx if isinstance(tx, InvalidEvent) else
+                                      InvalidEvent("unparseable", "not a transaction"), i))
+        if not parsed:
+            return batch
+        reference = self.clock.observe([tx.ts_ms for _, tx in parsed])
+        ahead = self.settings.max_ahead_of_stream_ms
+        for i, tx in parsed:
+            if reference is not None and tx.ts_ms > reference + ahead:
+                batch.out.append(_dlq(self.settings, batch.records[i], InvalidEvent(
+                    "timestamp_ahead_of_stream", f"ts {tx.ts_ms} is {(tx.ts_ms - reference) / 3_600_000:.1f} h "
+                    f"ahead of the stream's recent events (at most {ahead / 3_600_000:.1f} h)", "ts"), i))
+            else:
+                batch.valid.append(tx)
                 batch.valid_origin.append(i)
         return batch
+
+
+def fingerprint(tx: Transaction) -> str:
+    """What makes two events with one tx_id the same transaction: every field that
+    feeds features or outputs (not the JSON's spelling, nor unknown extra fields)."""
+    text = "|".join(map(str, (tx.card_id, tx.customer_id, tx.terminal_id, tx.merchant_id, tx.mcc, tx.amount_cents,
+                              tx.currency, tx.ts_ms, tx.channel, repr(tx.x), repr(tx.y))))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class DedupStage:
+    """Each tx_id is scored once: a second event with the same tx_id and the same
+    content (a producer's retry) is dropped and counted; with other content it goes
+    to the DLQ (`conflicting_duplicate`) and the first score stands. A replay of the
+    same record (same topic, partition and offset: a restart from a checkpoint) is
+    not a duplicate: it is scored again, with the same answer (the store is
+    idempotent by tx_id), since the first try's output was never committed."""
+
+    settings: Settings
+    store: WindowStore
+
+    def __call__(self, batch: Batch) -> Batch:
+        if not batch.valid:
+            return batch
+        claims = []
+        for tx, origin in zip(batch.valid, batch.valid_origin, strict=True):
+            rec = batch.records[origin]
+            claims.append(TxClaim(tx.tx_id, fingerprint(tx), f"{rec.topic}/{rec.partition}/{rec.offset}"))
+        verdicts = with_retry(lambda: self.store.claim(claims), **_retry(self.settings, "redis"))
+        valid, origins = [], []
+        for tx, origin, verdict in zip(batch.valid, batch.valid_origin, verdicts, strict=True):
+            if verdict == "conflict":
+                batch.out.append(_dlq(self.settings, batch.records[origin], InvalidEvent(
+                    "conflicting_duplicate", "tx_id was seen before with different content; the first "
+                    "transaction's score stands", "tx_id"), origin))
+            elif verdict == "duplicate":
+                batch.duplicates += 1
+            else:
+                valid.append(tx)
+                origins.append(origin)
+        batch.valid, batch.valid_origin = valid, origins
+        return batch
+
+
+# Features are bounded before they reach the model: a value the store should never
+# hold (inf, NaN) must not turn into a NaN score.
+_FEATURE_LIMIT = 1e9
 
 
 @dataclass
@@ -79,24 +163,33 @@ class FeatureStage:
     """Card and terminal windows (one Redis pipeline), credit profiles, then both feature matrices."""
 
     settings: Settings
-    store: object  # RedisWindowStore
+    store: WindowStore
 
     def __call__(self, batch: Batch) -> Batch:
         txs = batch.valid
         if not txs:
             return batch
         facts = [TxFacts(t.tx_id, t.card_id, t.terminal_id, t.ts_ms, t.amount_cents, t.x, t.y) for t in txs]
-        retry = {"what": "redis", "attempts": self.settings.retry_attempts, "base_s": self.settings.retry_base_s}
-        agg, profiles = with_retry(lambda: self.store.apply_and_profile(facts), **retry)
+        agg, profiles = with_retry(lambda: self.store.apply_and_profile(facts), **_retry(self.settings, "redis"))
         batch.aggregates = agg
-        batch.fraud_features = fraud_feature_matrix(
+        fraud = fraud_feature_matrix(
             np.array([t.amount for t in txs]), np.array([t.ts_ms for t in txs]), np.array([t.channel for t in txs]),
-            np.array([t.x for t in txs]), np.array([t.y for t in txs]), agg).astype(np.float32)
+            np.array([t.x for t in txs]), np.array([t.y for t in txs]), agg)
         p = {f: profiles[:, k] for k, f in enumerate(PROFILE_FIELDS)}
-        batch.credit_features = credit_feature_matrix(
+        credit = credit_feature_matrix(
             p["credit_limit"], p["opening_balance"], p["missed_payments_12m"], p["account_age_months"],
-            p["income_band"], agg).astype(np.float32)
+            p["income_band"], agg)
+        batch.fraud_features = _bounded(fraud)
+        batch.credit_features = _bounded(credit)
         return batch
+
+
+def _bounded(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    if not np.isfinite(x).all() or np.abs(x).max(initial=0.0) > _FEATURE_LIMIT:
+        x = np.clip(np.nan_to_num(x, nan=0.0, posinf=_FEATURE_LIMIT, neginf=-_FEATURE_LIMIT),
+                    -_FEATURE_LIMIT, _FEATURE_LIMIT)
+    return x.astype(np.float32)
 
 
 @dataclass
@@ -108,8 +201,7 @@ class ScoreStage:
         if batch.fraud_features is None or batch.credit_features is None:
             return batch
         fx, cx = batch.fraud_features, batch.credit_features
-        batch.scores = with_retry(lambda: self.scorer.score(fx, cx), what="triton",
-                                  attempts=self.settings.retry_attempts, base_s=self.settings.retry_base_s)
+        batch.scores = with_retry(lambda: self.scorer.score(fx, cx), **_retry(self.settings, "triton"))
         return batch
 
 
@@ -140,6 +232,11 @@ class RouteStage:
         z = (batch.fraud_features - mean) / std
         for i, (tx, origin) in enumerate(zip(batch.valid, batch.valid_origin, strict=True)):
             fraud, credit = float(sc.fraud[i]), float(sc.credit[i])
+            if not (math.isfinite(fraud) and math.isfinite(credit) and 0 <= fraud <= 1 and 0 <= credit <= 1):
+                # Never a null or NaN score: the event waits in the DLQ with its reason.
+                batch.out.append(_dlq(self.settings, batch.records[origin], InvalidEvent(
+                    "score_not_finite", f"the models answered {fraud!r} / {credit!r}, not probabilities"), origin))
+                continue
             key = tx.card_id.encode()
             score = Score(tx.tx_id, tx.card_id, round(fraud, 6), round(credit, 6), sc.fraud_version,
                           sc.credit_version, tx.ts_ms, now, now - tx.ts_ms)

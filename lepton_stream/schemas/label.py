@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from lepton_stream.schemas.transaction import InvalidEvent
+from lepton_stream.schemas.transaction import InvalidEvent, _fail, check_id
 
 
 @dataclass(frozen=True)
@@ -18,19 +18,26 @@ class Label:
     labelled_at: int
 
 
-def parse_label(raw: bytes | str) -> Label | InvalidEvent:
+def parse_label(raw: bytes | str | None) -> Label | InvalidEvent:
+    if raw is None:
+        return _fail("null_value", "the record has no value (a tombstone)")
+    if not raw:
+        return _fail("empty_value", "the record's value is empty")
     try:
         obj = orjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        return InvalidEvent("invalid_json", f"not valid JSON: {exc}")
+        return _fail("invalid_json", f"not valid JSON: {exc}")
     if not isinstance(obj, dict):
-        return InvalidEvent("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+        return _fail("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
     for name in ("tx_id", "card_id", "terminal_id", "is_fraud", "labelled_at"):
         if obj.get(name) is None:
-            return InvalidEvent("missing_field", f"required field '{name}' is missing", name)
+            return _fail("missing_field", f"required field '{name}' is missing", name)
     for name in ("tx_id", "card_id", "terminal_id"):
         if not isinstance(obj[name], str) or not obj[name]:
-            return InvalidEvent("wrong_type", f"'{name}' must be a non-empty string", name)
+            return _fail("wrong_type", f"'{name}' must be a non-empty string", name)
+        checked = check_id(name, obj[name])
+        if isinstance(checked, InvalidEvent):
+            return checked
     if not isinstance(obj["is_fraud"], bool):
         return InvalidEvent("wrong_type", "'is_fraud' must be true or false", "is_fraud")
     if isinstance(obj["labelled_at"], bool) or not isinstance(obj["labelled_at"], int):

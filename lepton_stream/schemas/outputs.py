@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import asdict, dataclass
 
 import orjson
 
-from lepton_stream.schemas.transaction import mask_card_numbers
+from lepton_stream.schemas.pan import mask_card_numbers
 
 
 def _dumps(obj: object) -> bytes:
@@ -60,6 +61,27 @@ class Alert:
         return _dumps(self)
 
 
+# How much of a rejected record the DLQ keeps. Its worst case (every byte a
+# control character, escaped as six in JSON, plus the base64 copy) stays far
+# below the topics' 1 MiB record limit (docs/design.md, "Record sizes").
+DLQ_ORIGINAL_MAX_BYTES = 16 * 1024
+_PREVIEW_BYTES = 64
+
+
+def dlq_key(key: bytes | None) -> bytes:
+    """The DLQ record's key: the input key with card numbers masked when it is short
+    text, else a digest (a binary or huge key is not echoed)."""
+    if not key:
+        return b""
+    try:
+        text = key.decode()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and len(key) <= 128 and text.isprintable():
+        return mask_card_numbers(text).encode()
+    return b"sha256:" + hashlib.sha256(key).hexdigest()[:32].encode()
+
+
 @dataclass(frozen=True)
 class DlqRecord:
     error_code: str
@@ -68,19 +90,39 @@ class DlqRecord:
     source_topic: str
     source_partition: int
     source_offset: int
-    original: bytes
+    original: bytes | None
     dlq_ts: int
     schema_version: int = 1
 
     def to_json(self) -> bytes:
-        body = asdict(self)
-        # Keep the exact bytes (base64) and, when they are text, a readable
-        # copy; a card number sent by mistake is masked in both.
+        body: dict = asdict(self)
+        raw = self.original or b""
+        body["error"] = mask_card_numbers(self.error)[:1000]
+        body["original_size"] = None if self.original is None else len(raw)
+        body["original_sha256"] = None if self.original is None else hashlib.sha256(raw).hexdigest()
+        body["original_truncated"] = len(raw) > DLQ_ORIGINAL_MAX_BYTES
+        kept = raw[:DLQ_ORIGINAL_MAX_BYTES]
         try:
-            text: str | None = mask_card_numbers(self.original.decode())
-            original = text.encode()
+            # A cut through a multi-byte character is not binary: drop the partial one.
+            text: str | None = kept.decode("utf-8", errors="strict" if len(kept) == len(raw) else "ignore")
+            if len(kept) < len(raw) and len(text.encode()) < len(kept) - 3:
+                raise UnicodeDecodeError("utf-8", kept, 0, 1, "not text")
         except UnicodeDecodeError:
-            text, original = None, self.original
-        body["original_b64"] = base64.b64encode(original).decode()
-        body["original"] = text
+            text = None
+        if self.original is None:
+            body["original"] = body["original_b64"] = body["original_preview"] = None
+        elif text is not None:
+            # The readable copy and the bytes, card numbers masked in both.
+            masked = mask_card_numbers(text)
+            body["original"] = masked
+            body["original_b64"] = base64.b64encode(masked.encode()).decode()
+            body["original_preview"] = None
+        else:
+            # Not text: its bytes are not echoed (they could hold anything, a card
+            # number in another encoding included); a printable preview without
+            # digits, the size and the digest identify it.
+            body["original"] = None
+            body["original_b64"] = None
+            body["original_preview"] = "".join(
+                "#" if 48 <= b <= 57 else chr(b) if 32 <= b < 127 else "." for b in raw[:_PREVIEW_BYTES])
         return _dumps(body)

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from lepton_stream.config import Settings
+from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 from lepton_stream.stack.processes import StackError
 
 _LOG4J = """\
@@ -68,6 +69,8 @@ transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
 transaction.max.timeout.ms=900000
 log.retention.hours=24
+message.max.bytes={MAX_RECORD_BYTES}
+replica.fetch.max.bytes={MAX_RECORD_BYTES}
 """)
         (s.run_dir / "kafka-log4j2.properties").write_text(_LOG4J)
         return path
