@@ -21,7 +21,11 @@ Run: `python -m stream_jobs.alert_monitor` (settings from LEPTON_* as everywhere
   every partition's count of a minute in one place (two workers would each
   see part of a spike). Kubernetes: one replica; a restart recovers the tables.
 - HTTP on `monitor_port` (6066): /health, /metrics (Prometheus), /tables (JSON),
-  /ui (HTML); Faust's own /table/<name>/ views too.
+  /ui (HTML); Faust's own /table/<name>/ views too. Every response carries a strict
+  Content-Security-Policy (lepton_stream/oncall/web.py).
+- Input is untrusted: a record that lepton_stream/oncall/records.py rejects is
+  skipped, counted (lepton_monitor_malformed_records_total{topic,reason}) and
+  logged (an excerpt, never the record), and the next record is read as usual.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import time
 from typing import Any
 
 import faust
+from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lepton_stream import logs
@@ -54,9 +59,12 @@ from lepton_stream.oncall.detection import (
     score_bin,
     total_variation,
 )
-from lepton_stream.oncall.snapshot import build_snapshot, parse_alert, render_html, split_key
+from lepton_stream.oncall.records import Malformed, excerpt, parse_alert, parse_metrics
+from lepton_stream.oncall.snapshot import build_snapshot, render_html, split_key
+from lepton_stream.oncall.web import security_headers
 
 RETENTION_MIN = 120
+MALFORMED_LOG_EVERY_S = 1.0  # per topic and reason: a flood of bad records is counted, not logged line by line
 log = logs.get("lepton.monitor")
 
 
@@ -76,6 +84,7 @@ def create_app(s: Settings) -> faust.App:
         autodiscover=False,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
+        web_application_options={"middlewares": [security_headers]},
     )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     alerts_topic = app.topic(s.topics.risk_alerts, **raw)
@@ -92,6 +101,7 @@ def create_app(s: Settings) -> faust.App:
     tasks_t = table("pipeline-tasks", default=None)  # task_id (the topic's key) -> its last record, summarised
     pages_t = table("pages-sent", default=None)  # Page.key -> page
     last_pruned: dict[int, int] = {}
+    last_logged: dict[tuple[str, str], tuple[float, int]] = {}  # (topic, reason) -> (when, skipped since)
     parts = range(s.partitions)
 
     def hist_of(minute: int) -> list[int] | None:
@@ -112,6 +122,21 @@ def create_app(s: Settings) -> faust.App:
         m.MONITOR_PAGES.labels(page.kind).inc()
         log.warning("page sent", extra={"kind": page.kind, "minute": page.minute, "summary": page.summary})
 
+    def skip(topic: str, exc: Malformed, event: EventT) -> None:
+        m.MONITOR_MALFORMED.labels(topic, exc.reason).inc()
+        when, since = last_logged.get((topic, exc.reason), (0.0, 0))
+        now = time.monotonic()
+        if now - when < MALFORMED_LOG_EVERY_S:
+            last_logged[(topic, exc.reason)] = (when, since + 1)
+            return
+        last_logged[(topic, exc.reason)] = (now, 0)
+        value = event.value
+        log.warning("malformed record skipped", extra={
+            "topic": topic, "partition": event.message.partition, "offset": event.message.offset,
+            "reason": exc.reason, "field": exc.field, "error": str(exc),
+            "bytes": len(value) if isinstance(value, bytes | str) else None, "excerpt": excerpt(value),
+            "skipped_unlogged": since})
+
     def prune(minute: int, part: int) -> None:
         """Drop this partition's minutes older than the retention (tombstones in its changelog)."""
         if last_pruned.get(part) == minute:
@@ -126,17 +151,19 @@ def create_app(s: Settings) -> faust.App:
     @app.agent(alerts_topic)
     async def count_alerts(stream: faust.Stream) -> None:
         async for event in stream.events():
-            alert = parse_alert(event.value)
-            if alert is None:
+            try:
+                alert = parse_alert(event.value)
+            except Malformed as exc:
+                skip(s.topics.risk_alerts, exc, event)
                 continue
             part = event.message.partition
-            minute = minute_of(int(alert["alert_ts"]))
-            sev = str(alert["severity"])
+            minute = minute_of(alert.alert_ts)
+            sev = alert.severity
             severity_t[f"{minute}|{sev}|{part}"] += 1
-            terminal_t[f"{minute}|{alert.get('terminal_id') or 'unknown'}|{part}"] += 1
-            merchant_t[f"{minute}|{alert.get('merchant_id') or 'unknown'}|{part}"] += 1
+            terminal_t[f"{minute}|{alert.terminal_id}|{part}"] += 1
+            merchant_t[f"{minute}|{alert.merchant_id}|{part}"] += 1
             hist = list(hist_t.get(f"{minute}|{part}") or [0] * SCORE_BINS)
-            hist[score_bin(float(alert.get("fraud_score", 0.0)))] += 1
+            hist[score_bin(alert.fraud_score)] += 1
             hist_t[f"{minute}|{part}"] = hist
             m.MONITOR_ALERTS.labels(sev).inc()
             rate, hists = rate_and_hists(minute)
@@ -152,22 +179,17 @@ def create_app(s: Settings) -> faust.App:
 
     @app.agent(metrics_topic)
     async def watch_pipeline(stream: faust.Stream) -> None:
-        async for value in stream:
+        async for event in stream.events():
             try:
-                rec = json.loads(value)
-                task = str(rec["task_id"])
-            except (ValueError, KeyError, TypeError):
+                task = parse_metrics(event.value)
+            except Malformed as exc:
+                skip(s.topics.pipeline_metrics, exc, event)
                 continue
-            lat = rec.get("latency_ms") or {}
-            lag = rec.get("lag") or {}
-            tasks_t[task] = {"task_id": task, "window_end": rec.get("window_end"), "events_in": rec.get("events_in"),
-                             "scored": rec.get("scored"), "alerts": rec.get("alerts"), "dlq": rec.get("dlq"),
-                             "p99_ms": lat.get("p99"), "lag_total": sum(lag.values()), "lag": lag}
+            tasks_t[task.task_id] = task.to_dict()
             m.MONITOR_METRICS_RECORDS.inc()
-            if lat.get("p99") is not None:
-                m.MONITOR_PIPELINE_P99.set(float(lat["p99"]) / 1000.0)
-            page = latency_breach(minute_of(int(rec.get("window_end") or 0)), lat.get("p99"), s.latency_slo_ms,
-                                  task)
+            if task.p99_ms is not None:
+                m.MONITOR_PIPELINE_P99.set(task.p99_ms / 1000.0)
+            page = latency_breach(minute_of(task.window_end or 0), task.p99_ms, s.latency_slo_ms, task.task_id)
             if page is not None:
                 await send_page(page)
 

@@ -64,6 +64,9 @@ REDIS_KEYS = Gauge("lepton_redis_keys", "Keys in the feature store database")
 MONITOR_ALERTS = Counter("lepton_monitor_alerts_seen", "Alerts the monitor consumed, by severity", ["severity"])
 MONITOR_METRICS_RECORDS = Counter("lepton_monitor_pipeline_metrics_records",
                                   "pipeline-metrics records the monitor consumed")
+MONITOR_MALFORMED = Counter("lepton_monitor_malformed_records",
+                            "Records the monitor skipped as malformed, by topic and reason "
+                            "(lepton_stream/oncall/records.py REASONS)", ["topic", "reason"])
 MONITOR_PAGES = Counter("lepton_monitor_pages", "Pages published to oncall-pages, by kind", ["kind"])
 MONITOR_ALERT_RATE = Gauge("lepton_monitor_alert_rate_per_minute", "Alerts in the last complete minute")
 MONITOR_BASELINE_RATE = Gauge("lepton_monitor_alert_baseline_per_minute", "Median alerts per minute, baseline")

@@ -1,26 +1,48 @@
-"""The Faust alert monitor against the real broker: tables, pages, HTTP, recovery after restart."""
+"""The Faust alert monitor against the real broker: tables, pages, HTTP, recovery after restart,
+and hostile or malformed records (escaped, skipped and counted, never a crash)."""
 
 import json
 import time
+import urllib.error
 import urllib.request
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from lepton_stream.config import Topics
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import producer
 from lepton_stream.oncall.detection import minute_of
+from lepton_stream.oncall.web import CONTENT_SECURITY_POLICY
 from lepton_stream.stack.monitor_process import start_monitor, stop_monitor, wait_monitor
 from tests.integration.conftest import read_json
+from tests.unit.test_oncall_page import HOSTILE, parsed
 
 pytestmark = pytest.mark.integration
 
 
+def _fetch(s, path: str) -> tuple[dict[str, str], str]:
+    try:
+        with urllib.request.urlopen(f"http://{s.host}:{s.monitor_port}{path}", timeout=5) as resp:
+            return dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:  # a 404 (or a 503 while recovering) has headers too
+        return dict(err.headers), err.read().decode()
+
+
 def _get(s, path: str) -> str:
-    with urllib.request.urlopen(f"http://{s.host}:{s.monitor_port}{path}", timeout=5) as resp:
-        return resp.read().decode()
+    return _fetch(s, path)[1]
+
+
+def _isolated(stack):
+    """Own app id (consumer group, changelog topics) and topics: a clean state, whatever ran before."""
+    run = uuid.uuid4().hex[:6]
+    topics = Topics(**{name: f"{getattr(Topics(), name)}-{run}" for name in Topics.__dataclass_fields__})
+    s = stack.replace(monitor_app_id=f"monitor-{run}", topics=topics)
+    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    return s
 
 
 def _alert(ts: int, score: float, severity: str, i: int) -> dict:
@@ -57,12 +79,7 @@ def _wait(cond, timeout_s: float = 60.0):
 
 
 def test_monitor_pages_serves_its_tables_and_recovers_them(stack, tmp_path):
-    # Own app id (consumer group, changelog topics) and topics: a clean state, whatever ran before.
-    run = uuid.uuid4().hex[:6]
-    topics = Topics(**{name: f"{getattr(Topics(), name)}-{run}" for name in Topics.__dataclass_fields__})
-    s = stack.replace(monitor_app_id=f"monitor-{run}", topics=topics)
-    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
-    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    s = _isolated(stack)
     log = tmp_path / "monitor.log"
     proc = start_monitor(s, log)
     try:
@@ -109,5 +126,79 @@ def test_monitor_pages_serves_its_tables_and_recovers_them(stack, tmp_path):
         time.sleep(3)  # a restarted monitor does not page again for the same minute
         again = [pg for pg in read_json(s.kafka_bootstrap, s.topics.oncall_pages) if pg["minute"] == minute_of(now)]
         assert len(again) == len(pages)
+    finally:
+        stop_monitor(proc)
+
+
+def _malformed(s) -> dict[tuple[str, str], float]:
+    """lepton_monitor_malformed_records_total by (topic, reason), as the monitor's /metrics says."""
+    return {(x.labels["topic"], x.labels["reason"]): x.value
+            for fam in text_string_to_metric_families(_get(s, "/metrics")) for x in fam.samples
+            if x.name == "lepton_monitor_malformed_records_total"}
+
+
+def test_monitor_escapes_hostile_records_and_skips_malformed_ones(stack, tmp_path):
+    s = _isolated(stack)
+    log = tmp_path / "monitor.log"
+    proc = start_monitor(s, log)
+    try:
+        wait_monitor(s, proc, log)
+        now = int(time.time() * 1000)
+        metrics_fields = ("task_id", "window_start", "window_end", "events_in", "scored", "alerts", "dlq", "labels",
+                          "latency_ms", "batches", "batch_size", "lag", "stage_s", "schema_version")
+        metrics = [json.dumps({f: bad for f in metrics_fields}).encode() for bad in HOSTILE]  # bad_type (events_in)
+        metrics += [json.dumps({"task_id": bad, "window_end": now, "events_in": 10, "scored": 9, "alerts": 1,
+                                "dlq": 1, "latency_ms": {"p99": 5.0}, "lag": {bad: 3}}).encode() for bad in HOSTILE]
+        metrics += [HOSTILE[0].encode(), b"[1, 2]"]  # not_json, not_object
+        metrics += [json.dumps({"task_id": "task-after-bad", "window_end": now, "events_in": 7}).encode()]
+
+        alert = _alert(now, 0.95, "high", 1)
+        alerts = [json.dumps({**alert, "alert_ts": bad}).encode() for bad in ("abc", None, [now])]  # bad_type
+        alerts += [b"\xff\x00<script>alert('raw')</script>"]  # not_json
+        alerts += [json.dumps({f: HOSTILE[1] for f in alert}).encode()]  # out_of_range (severity first)
+        alerts += [json.dumps({**alert, "merchant_id": "M" * 70_000}).encode()]  # too_large
+        # Hostile ids in otherwise valid alerts are counted, and shown as text.
+        alerts += [json.dumps({**{f: bad for f in alert}, "severity": "high", "alert_ts": now, "fraud_score": 0.95})
+                   .encode() for bad in HOSTILE]
+        alerts += [json.dumps({**alert, "terminal_id": "T-after-bad"}).encode()]
+        p = producer(s.kafka_bootstrap)
+        for value in metrics:  # one key: one partition, so the last record is read after the bad ones
+            p.produce(s.topics.pipeline_metrics, key=b"task", value=value)
+        for value in alerts:
+            p.produce(s.topics.risk_alerts, key=b"card-1", value=value)
+        assert p.flush(10) == 0
+
+        def settled():
+            tables = json.loads(_get(s, "/tables"))
+            tasks = {t["task_id"] for t in tables["pipeline"]}
+            terms = {t["terminal_id"] for t in tables["top_terminals"]}
+            return tables if "task-after-bad" in tasks and "T-after-bad" in terms else None
+
+        tables = _wait(settled, timeout_s=90)
+        assert proc.poll() is None  # alive: no bad record stopped an agent
+        assert sum(_counts(s).values()) == len(HOSTILE) + 1
+        assert {t["task_id"] for t in tables["pipeline"]} == {*HOSTILE, "task-after-bad"}
+        assert {t["terminal_id"] for t in tables["top_terminals"]} == {*HOSTILE, "T-after-bad"}
+
+        headers, ui = _fetch(s, "/ui")
+        tags = parsed(ui)
+        # Each hostile string is text: no tag or attribute of the page came from a record.
+        assert "<script" not in ui.lower() and "<img" not in ui.lower() and HOSTILE[1] not in ui
+        assert not [name for _, attrs in tags.tags for name, _ in attrs if name.startswith("on")]
+        assert {t for t, _ in tags.tags} <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "table",
+                                             "tr", "th", "td", "div", "span", "p", "a"}
+        assert all(bad in tags.text for bad in HOSTILE)  # shown, as text
+        for path in ("/ui", "/tables", "/health", "/metrics", "/no-such-page"):
+            h = headers if path == "/ui" else _fetch(s, path)[0]
+            assert h.get("Content-Security-Policy") == CONTENT_SECURITY_POLICY, path
+            assert h.get("X-Content-Type-Options") == "nosniff", path
+
+        ra, pm = s.topics.risk_alerts, s.topics.pipeline_metrics
+        assert _malformed(s) == {(ra, "bad_type"): 3.0, (ra, "not_json"): 1.0, (ra, "out_of_range"): 1.0,
+                                 (ra, "too_large"): 1.0, (pm, "bad_type"): 3.0, (pm, "not_json"): 1.0,
+                                 (pm, "not_object"): 1.0}
+        lines = [json.loads(ln) for ln in log.read_text().splitlines() if "malformed record skipped" in ln]
+        assert {(ln["topic"], ln["reason"]) for ln in lines} >= {(ra, "bad_type"), (ra, "too_large"), (pm, "not_json")}
+        assert max(len(ln["excerpt"]) for ln in lines) < 200 and "M" * 1000 not in log.read_text()
     finally:
         stop_monitor(proc)
