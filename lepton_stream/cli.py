@@ -79,12 +79,14 @@ def cmd_model_publish(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     try:
-        done = publish(Path(args.source), s, load=not args.no_load)
+        done = publish(Path(args.source), s, load=not args.no_load, force=args.force)
     except PublishError as exc:
         print(f"lepton-stream model publish: refused: {exc}", file=sys.stderr)
         return 1
-    for name, version in done.items():
-        print(f"published {name} version {version}")
+    if done.forced_past:
+        print(f"lepton-stream model publish: forced past the gate: {'; '.join(done.forced_past)}", file=sys.stderr)
+    for name, version in done.versions.items():
+        print(f"published {name} version {version}" + (" (forced)" if done.forced_past else ""))
     return 0
 
 
@@ -309,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     p = model.add_parser("publish", help="add trained models to model_repo/ as new versions; load them in Triton")
     p.add_argument("source", help="a `lepton-stream train --out` folder (fraud_scorer.onnx, credit_scorer.onnx)")
     p.add_argument("--no-load", action="store_true", help="only write the repository")
+    p.add_argument("--force", action="store_true",
+                   help="publish even when the candidates score worse than the serving versions on the held-out world")
     p.set_defaults(fn=cmd_model_publish)
     model.add_parser("build-trt", help="build TensorRT plans (trtexec in the Triton container; GPU only)",
                      add_help=False)

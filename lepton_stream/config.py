@@ -71,6 +71,14 @@ class Settings:
     replay_horizon_s: int = 7 * 86_400
     retry_attempts: int = 8
     retry_base_s: float = 0.2
+    # `lepton-stream model publish` refuses a candidate that does worse than the version
+    # serving now on a held-out simulated world (lepton_stream/models/gate.py): fraud
+    # average precision lower by more than this (absolute), fraud alert rate at
+    # alert_threshold off by more than this share of the serving one, credit AUC lower
+    # by more than this (absolute). `--force` publishes anyway.
+    publish_max_ap_drop: float = 0.02
+    publish_max_alert_rate_change: float = 0.5
+    publish_max_auc_drop: float = 0.02
     model_config_variant: str = "cpu"
     alert_threshold: float = 0.5
     # Plausibility of what feeds state (lepton_stream/schemas/transaction.py `Limits`):
@@ -133,6 +141,7 @@ class Settings:
         for name in ("max_amount", "max_abs_coordinate", "max_future_ms"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")
+        _check_publish_margins(self)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -201,6 +210,16 @@ def secret_value(value: str, path: str, what: str) -> str:
         return Path(path).read_text().rstrip("\r\n")
     except OSError as exc:
         raise ValueError(f"{what}: cannot read secret file {path}: {exc.strerror}") from None
+
+
+def _check_publish_margins(s: Settings) -> None:
+    for name, high in (("publish_max_ap_drop", 1.0), ("publish_max_auc_drop", 1.0),
+                       ("publish_max_alert_rate_change", float("inf"))):
+        value = getattr(s, name)
+        # NaN compares false with everything: `not` catches it with the range.
+        if not 0.0 <= value < float("inf") or value > high:
+            bound = f"from 0 to {high:g}" if high < float("inf") else "0 or more"
+            raise ValueError(f"LEPTON_{name.upper()}={value}: must be a number {bound}")
 
 
 def _redis_url(s: Settings, redact: bool) -> str:

@@ -2,8 +2,10 @@
 loaded by the running Triton (explicit model control) without stopping the stream.
 
 A model whose inputs, outputs or answers are wrong is refused before it is
-written; if Triton still fails to load it, the version is removed again and
-the previous one keeps serving.
+written; so is one that does worse than the version serving now on a held-out
+world we score ourselves (lepton_stream/models/gate.py: the training report's
+figures are recorded, never trusted), unless forced. If Triton still fails to
+load it, the version is removed again and the previous one keeps serving.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import shutil
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ import onnxruntime as ort
 
 from lepton_stream.config import Settings
 from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
+from lepton_stream.models import gate
 
 SERVING_MODEL = Path(__file__).resolve().parent.parent / "serving" / "triton_onnx_model.py"
 MODELS = {  # name -> (features, output, metrics key in the training report)
@@ -68,13 +72,22 @@ def triton_running(s: Settings) -> bool:
         return False
 
 
-def publish(source: Path, s: Settings, load: bool = True) -> dict[str, int]:
+@dataclass
+class Published:
+    versions: dict[str, int]  # model -> the version written
+    forced_past: list[str]  # the gate's refusals that `force` overrode; empty when it passed
+
+
+def publish(source: Path, s: Settings, load: bool = True, force: bool = False) -> Published:
     report_path = source / "report.json"
     if not report_path.exists():
         raise PublishError(f"{report_path} missing: expected a `lepton-stream train --out` folder")
     report = json.loads(report_path.read_text())
     for name, (features, output, _) in MODELS.items():
         validate_onnx(source / f"{name}.onnx", len(features), output)
+    verdict = _gate(source, s)
+    if verdict.refusals and not force:
+        raise PublishError(verdict.line())
     published: dict[str, int] = {}
     for name, (features, output, key) in MODELS.items():
         version = (versions(s.model_repo, name) or [0])[-1] + 1
@@ -84,6 +97,7 @@ def publish(source: Path, s: Settings, load: bool = True) -> dict[str, int]:
         shutil.copyfile(source / f"{name}.onnx", staging / "model.onnx")
         shutil.copyfile(SERVING_MODEL, staging / "model.py")
         metrics = {k: v for k, v in report.get(key, {}).items() if k not in ("feature_mean", "feature_std")}
+        metrics["publish_gate"] = {**verdict.records[name], "forced": bool(verdict.refusals)}
         meta = {
             "model": name, "version": version, "features": list(features), "output": output,
             "alert_threshold": s.alert_threshold if name == "fraud_scorer" else None,
@@ -96,7 +110,18 @@ def publish(source: Path, s: Settings, load: bool = True) -> dict[str, int]:
         published[name] = version
     if load and triton_running(s):
         _load_or_roll_back(s, published)
-    return published
+    return Published(published, verdict.refusals)
+
+
+def _gate(source: Path, s: Settings) -> gate.Verdict:
+    serving: dict[str, tuple[int, Path] | None] = {}
+    for name in MODELS:
+        latest = versions(s.model_repo, name)
+        serving[name] = (latest[-1], s.model_repo / name / str(latest[-1]) / "model.onnx") if latest else None
+    try:
+        return gate.evaluate({name: source / f"{name}.onnx" for name in MODELS}, serving, s)
+    except gate.Unscorable as exc:
+        raise PublishError(str(exc)) from None
 
 
 def _load_or_roll_back(s: Settings, published: dict[str, int]) -> None:

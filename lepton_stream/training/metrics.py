@@ -26,12 +26,17 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    """Precision at each threshold, weighted by the recall it adds. Tied scores are one
+    threshold: a constant score's AP is the base rate, whatever order the rows are in
+    (the publish gate relies on that for a model that answers the same for everything)."""
     order = np.argsort(-score, kind="mergesort")
-    y = np.asarray(y)[order] > 0
+    s, y = np.asarray(score)[order], np.asarray(y)[order] > 0
     if not y.any():
         return float("nan")
-    precision = np.cumsum(y) / np.arange(1, len(y) + 1)
-    return float(precision[y].sum() / y.sum())
+    last_of_tie = np.append(s[1:] != s[:-1], True)
+    tp = np.cumsum(y)[last_of_tie]
+    precision = tp / np.arange(1, len(y) + 1)[last_of_tie]
+    return float((precision * np.diff(tp, prepend=0)).sum() / y.sum())
 
 
 def card_precision_at_k(test: pd.DataFrame, score: np.ndarray, k: int = 100) -> float:
