@@ -31,13 +31,16 @@ def feature_table(tx: pd.DataFrame, label_share: float = 1.0, seed: int = 0) -> 
     agg = offline_aggregates(tx, set(labels["tx_id"]))
     x = fraud_feature_matrix(tx["amount"], tx["ts_ms"], tx["channel"], tx["x"], tx["y"], agg)
     out = pd.DataFrame(x, columns=list(FRAUD_FEATURES), index=tx.index)
-    for col in ("tx_id", "ts_ms", "customer_idx", "card_id", "is_fraud", "fraud_scenario"):
+    for col in ("tx_id", "ts_ms", "customer_idx", "card_id", "terminal_id", "is_fraud", "fraud_scenario"):
         out[col] = tx[col].to_numpy()
+    # when the fraud's label reaches the stream (NaN: genuine, or a fraud never labelled)
+    out["labelled_at_ms"] = tx["tx_id"].map(labels.set_index("tx_id")["labelled_at"]).to_numpy(np.float64)
     out["day"] = (tx["ts_ms"].to_numpy() // DAY_MS).astype(np.int64)
     return out
 
 
-def _day(date: str) -> int:
+def day_number(date: str) -> int:
+    """Days since 1970-01-01 of an ISO date (UTC): the `day` column of feature_table."""
     return int(datetime.fromisoformat(date).replace(tzinfo=UTC).timestamp() * 1000) // DAY_MS
 
 
@@ -47,7 +50,7 @@ def handbook_split(table: pd.DataFrame, start: str = "2018-07-25", train_days: i
     test on the next `test_days`, each test day without the cards already known
     to be compromised (frauds of the training period, and of the delay period
     up to the day before, as the handbook does)."""
-    d0 = _day(start)
+    d0 = day_number(start)
     train = table[(table["day"] >= d0) & (table["day"] < d0 + train_days)]
     known = set(train.loc[train["is_fraud"] == 1, "card_id"])
     test_parts = []

@@ -16,15 +16,21 @@ def amount_scenario(tx: pd.DataFrame) -> None:
     tx.loc[hit, ["is_fraud", "fraud_scenario"]] = (1, 1)
 
 
-def terminal_scenario(tx: pd.DataFrame, n_terminals: int, nb_days: int, rng: np.random.Generator) -> None:
+def terminal_scenario(tx: pd.DataFrame, n_terminals: int, nb_days: int, rng: np.random.Generator) -> pd.DataFrame:
     """2: each day two terminals are compromised; all their transactions of
-    the next 28 days are frauds."""
+    the next 28 days are frauds. Returns the compromises (terminal_idx, first
+    and end day, end excluded), a terminal drawn again while compromised making
+    one longer compromise: the ground truth of what the stream can learn late."""
     compromised = np.zeros((n_terminals, nb_days + TERMINAL_DAYS), dtype=bool)
     for day in range(nb_days):
         terms = rng.choice(n_terminals, TERMINALS_PER_DAY, replace=False)
         compromised[terms, day : day + TERMINAL_DAYS] = True
     hit = compromised[tx["terminal_idx"].to_numpy(), tx["day"].to_numpy()]
     tx.loc[hit, ["is_fraud", "fraud_scenario"]] = (1, 2)
+    edges = np.diff(np.pad(compromised, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    term, start = np.nonzero(edges == 1)
+    _, end = np.nonzero(edges == -1)  # row-major: the same terminals in the same order
+    return pd.DataFrame({"terminal_idx": term, "start_day": start, "end_day": end})
 
 
 def customer_scenario(tx: pd.DataFrame, n_customers: int, nb_days: int, rng: np.random.Generator) -> None:

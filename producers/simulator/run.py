@@ -11,6 +11,7 @@ import pandas as pd
 
 from producers.simulator.credit import credit_profiles
 from producers.simulator.frauds import amount_scenario, customer_scenario, terminal_scenario
+from producers.simulator.labels import DAY_MS
 from producers.simulator.profiles import make_customers, make_terminals, terminals_within
 from producers.simulator.transactions import simulate_transactions
 
@@ -37,6 +38,8 @@ class Simulation:
     transactions: pd.DataFrame  # one row per transaction, in time order, with Transaction v1 columns
     customers: pd.DataFrame  # profiles + credit ground truth
     terminals: pd.DataFrame
+    # Ground truth of scenario 2: terminal_id, start_ms, end_ms (excluded) of each compromise.
+    compromises: pd.DataFrame
 
     def to_parquet(self, path: Path) -> list[Path]:
         """Transactions to `path`; customers (credit truth) and terminals beside it."""
@@ -57,7 +60,7 @@ def simulate(config: SimulationConfig = SimulationConfig()) -> Simulation:
 
     tx = simulate_transactions(customers, reach, config.nb_days, rng)
     amount_scenario(tx)
-    terminal_scenario(tx, config.n_terminals, config.nb_days, rng)
+    compromised = terminal_scenario(tx, config.n_terminals, config.nb_days, rng)
     customer_scenario(tx, config.n_customers, config.nb_days, rng)
     credit = credit_profiles(customers, tx, config.nb_days, rng)
 
@@ -74,6 +77,11 @@ def simulate(config: SimulationConfig = SimulationConfig()) -> Simulation:
     tx["currency"] = "EUR"
     tx["x"] = np.round(terminals["x"].to_numpy()[t], 3)
     tx["y"] = np.round(terminals["y"].to_numpy()[t], 3)
+    compromises = pd.DataFrame({
+        "terminal_id": compromised["terminal_idx"].map("term_{:06d}".format).to_numpy(),
+        "start_ms": config.start_ms + compromised["start_day"].to_numpy(np.int64) * DAY_MS,
+        "end_ms": config.start_ms + compromised["end_day"].to_numpy(np.int64) * DAY_MS,
+    })
     customers = customers.merge(credit, on="customer_idx")
     customers.insert(1, "customer_id", customers["customer_idx"].map("cust_{:06d}".format))
-    return Simulation(config, tx, customers, terminals)
+    return Simulation(config, tx, customers, terminals, compromises)

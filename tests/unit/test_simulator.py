@@ -52,6 +52,21 @@ def test_deterministic_by_seed():
     assert not a["amount"].equals(c["amount"])
 
 
+def test_compromises_are_the_ground_truth_of_scenario_2(handbook):
+    tx, comp = handbook.transactions, handbook.compromises
+    # 2 terminals a day, a terminal drawn again while compromised making one longer compromise
+    assert len(comp) <= 2 * handbook.config.nb_days and (comp["end_ms"] - comp["start_ms"] >= 28 * DAY_MS).all()
+    comp = comp.sort_values(["terminal_id", "start_ms"])
+    same = comp["terminal_id"].to_numpy()[1:] == comp["terminal_id"].to_numpy()[:-1]
+    assert (comp["start_ms"].to_numpy()[1:][same] > comp["end_ms"].to_numpy()[:-1][same]).all()  # disjoint
+    # Every transaction inside a compromise of its terminal is a fraud; every scenario-2 fraud is inside one.
+    m = tx[["terminal_id", "ts_ms", "is_fraud", "fraud_scenario"]].reset_index().merge(comp, on="terminal_id")
+    inside = m[(m["ts_ms"] >= m["start_ms"]) & (m["ts_ms"] < m["end_ms"])]
+    assert inside["index"].is_unique and (inside["is_fraud"] == 1).all()
+    assert set(inside["index"]) >= set(tx.index[tx["fraud_scenario"] == 2])
+    assert inside["fraud_scenario"].isin([2, 3]).all()  # 3: a leaked card's fraud there, marked last
+
+
 def test_events_are_valid_transaction_v1():
     sim = simulate(SMALL)
     values = transaction_bytes(sim.transactions.head(3000))
