@@ -41,3 +41,16 @@ def credit_report(table: pd.DataFrame, pd_pred: np.ndarray, bins: int = 10) -> d
         "expected_calibration_error": round(float((calib["pred"] - calib["true_pd"]).abs().mean()), 4),
         "by_decile": calib.round(4).reset_index().to_dict("records"),
     }
+
+
+def calibration_figures(table: pd.DataFrame, pd_pred: np.ndarray, bins: int = 10) -> dict[str, float]:
+    """How far the predicted probabilities of default are from the true ones: the
+    mean (relative, signed: below 0 under-predicts), the worst decile of the
+    prediction (absolute), and the AUC against the drawn defaults as a share of what
+    the true probabilities themselves reach (1 = as good as knowing them)."""
+    y, truth = table["defaulted"].to_numpy(), table["pd_true"].to_numpy()
+    deciles = pd.qcut(pd_pred, bins, labels=False, duplicates="drop")
+    calib = pd.DataFrame({"bin": deciles, "pred": pd_pred, "true_pd": truth}).groupby("bin").mean()
+    return {"mean_pd_rel_error": round(float(pd_pred.mean() / truth.mean() - 1), 4),
+            "max_decile_abs_error": round(float((calib["pred"] - calib["true_pd"]).abs().max()), 4),
+            "auc_vs_true_pd_ratio": round(roc_auc(y, pd_pred) / roc_auc(y, truth), 4)}

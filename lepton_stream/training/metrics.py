@@ -74,21 +74,3 @@ def auc_by_scenario(test: pd.DataFrame, score: np.ndarray) -> dict[str, float]:
     return {f"scenario_{k}": round(roc_auc(y[(scenario == 0) | (scenario == k)],
                                            score[(scenario == 0) | (scenario == k)]), 4)
             for k in sorted(set(scenario[y > 0].tolist()))}
-
-
-def auc_ceiling(test: pd.DataFrame, amount_threshold: float) -> dict[str, float]:
-    """How high any model's AUC can go on these features.
-
-    A fraud at a compromised terminal (scenario 2) whose amount is ordinary and
-    whose terminal shows no labelled fraud yet (the 30-day risk window, which ends
-    where labels stop being known, is clean) looks exactly like a genuine
-    transaction: the simulator draws it from the same process. The best possible
-    model ranks every other fraud above every genuine transaction and these ones
-    level with them (ties count half).
-    """
-    y = test["is_fraud"].to_numpy() > 0
-    unseen = (y & (test["fraud_scenario"].to_numpy() == 2) & (test["terminal_risk_30d"].to_numpy() == 0)
-              & (test["amount"].to_numpy() <= amount_threshold))
-    oracle = (y & ~unseen).astype(np.float64)
-    return {"frauds": int(y.sum()), "indistinguishable_frauds": int(unseen.sum()),
-            "auc_roc_upper_bound": round(roc_auc(y.astype(np.int64), oracle), 4)}

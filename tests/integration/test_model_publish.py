@@ -31,10 +31,12 @@ def _training_output(stack, folder, fraud_from="fraud_scorer", credit_from="cred
 
 
 def _committed_output(folder):
-    """The models committed in model_repo/ (version 1), as a training output."""
+    """The models committed in model_repo/ (their latest versions), as a training output."""
     folder.mkdir()
+    committed = Settings().model_repo
     for name in ("fraud_scorer", "credit_scorer"):
-        shutil.copyfile(Settings().model_repo / name / "1" / "model.onnx", folder / f"{name}.onnx")
+        latest = versions(committed, name)[-1]
+        shutil.copyfile(committed / name / str(latest) / "model.onnx", folder / f"{name}.onnx")
     (folder / "report.json").write_text(json.dumps({"config": {"note": "committed"}}))
     return folder
 
