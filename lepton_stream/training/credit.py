@@ -36,7 +36,7 @@ def credit_report(table: pd.DataFrame, pd_pred: np.ndarray, bins: int = 10) -> d
     calib = pd.DataFrame({"bin": deciles, "pred": pd_pred, "true_pd": truth, "observed": y}).groupby("bin").mean()
     return {
         "auc_roc": round(roc_auc(y, pd_pred), 4),
-        "auc_roc_of_true_pd": round(roc_auc(y, truth), 4),  # the ceiling any model can reach
+        "auc_roc_of_true_pd": round(roc_auc(y, truth), 4),  # what knowing the true probabilities reaches
         "mean_abs_error_vs_true_pd": round(float(np.abs(pd_pred - truth).mean()), 4),
         "expected_calibration_error": round(float((calib["pred"] - calib["true_pd"]).abs().mean()), 4),
         "by_decile": calib.round(4).reset_index().to_dict("records"),

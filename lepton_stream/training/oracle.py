@@ -58,8 +58,13 @@ def hidden_frauds(test: pd.DataFrame, table: pd.DataFrame, compromises: pd.DataF
 
 
 def oracle_auc(test: pd.DataFrame, hidden: np.ndarray) -> dict[str, float]:
-    """The expected AUC of a model perfect except on the `hidden` frauds."""
+    """The expected AUC of a model perfect except on the `hidden` frauds, and how far
+    chance moves it: each of the h hidden frauds lands at a uniform rank among the
+    genuine transactions (variance 1/12), so the AUC of P frauds has a standard
+    deviation of sqrt(h / 12) / P around the expectation."""
     y = test["is_fraud"].to_numpy() > 0
     oracle = (y & ~hidden).astype(np.float64)
-    return {"frauds": int(y.sum()), "hidden_frauds": int(hidden.sum()),
-            "expected_auc_roc": round(roc_auc(y.astype(np.int64), oracle), 4)}
+    n, h = int(y.sum()), int(hidden.sum())
+    return {"frauds": n, "hidden_frauds": h,
+            "expected_auc_roc": round(roc_auc(y.astype(np.int64), oracle), 4),
+            "auc_roc_std_by_chance": round(float(np.sqrt(h / 12) / n), 4) if n else float("nan")}

@@ -98,4 +98,5 @@ def test_oracle_auc_levels_hidden_frauds_with_genuine():
     test = table.iloc[2:].reset_index(drop=True)  # score from day 12: 5 frauds (2 hidden), 3 genuine
     got = oracle_auc(test, hidden_frauds(test, table, compromises, amount_threshold=220.0))
     # 3 frauds above all 3 genuine, 2 level with them: (3 * 3 + 2 * 3 * 0.5) / 15
-    assert got == {"frauds": 5, "hidden_frauds": 2, "expected_auc_roc": pytest.approx(12 / 15, abs=1e-4)}
+    assert got == {"frauds": 5, "hidden_frauds": 2, "expected_auc_roc": pytest.approx(12 / 15, abs=1e-4),
+                   "auc_roc_std_by_chance": pytest.approx((2 / 12) ** 0.5 / 5, abs=1e-4)}
