@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import redis
 from confluent_kafka import TopicPartition
@@ -57,7 +58,7 @@ def read_all(s: Settings, topic: str, idle_s: float = 2.0) -> list[dict]:
         batch = c.consume(5000, timeout=0.5)
         if batch:
             idle_since = time.monotonic()
-        out += [json.loads(m.value()) for m in batch if m.error() is None]
+        out += [json.loads(m.value() or b"null") for m in batch if m.error() is None]
     c.close()
     return out
 
@@ -114,7 +115,7 @@ def rss_by_role(pgid: int) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def private_redis() -> Iterator[tuple[str, redis.Redis]]:
+def private_redis() -> Iterator[tuple[str, Any]]:  # Any: see RedisWindowStore._redis
     """A fresh redis-server of our own (no persistence) on a free port, stopped by PID:
     (its URL, a client)."""
     import subprocess

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from lepton_stream import logs
@@ -83,7 +84,7 @@ def up(s: Settings, only: list[str] | None = None, monitoring: bool = False) -> 
             state[svc.name] = {"pid": proc.pid, "ports": svc.ports(s), "log": str(log_path(s, svc.name))}
             _save(s, state)
             started.append(svc.name)
-            processes.wait_ready(svc.name, proc, log_path(s, svc.name), lambda svc=svc: svc.ready(s),
+            processes.wait_ready(svc.name, proc, log_path(s, svc.name), partial(svc.ready, s),
                                  svc.ready_timeout_s)
             log.info("part ready", extra={"part": svc.name, "pid": proc.pid,
                                           "seconds": round(time.monotonic() - t0, 1)})
