@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from lepton_stream.features.definitions import DAY_MS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
 class Topics:
-    """Topic names of DESIGN.md; each one overridable (LEPTON_TOPIC_<NAME>)."""
+    """Topic names of docs/design.md; each one overridable (LEPTON_TOPIC_<NAME>)."""
 
     transactions: str = "transactions"
     fraud_labels: str = "fraud-labels"
@@ -26,7 +28,7 @@ class Topics:
     risk_alerts: str = "risk-alerts"
     pipeline_metrics: str = "pipeline-metrics"
     dlq: str = "transactions-dlq"
-    oncall_pages: str = "oncall-pages"  # the alert monitor's pages (issue 6)
+    oncall_pages: str = "oncall-pages"  # the alert monitor's pages
 
     def all(self) -> list[str]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -89,8 +91,8 @@ class Settings:
     # Ahead of the median of the stream's latest events. At most a day: the store
     # keeps buckets a day past the widest window for late events, so an event this
     # far ahead of the others cannot make their windows lose buckets.
-    max_ahead_of_stream_ms: int = 86_400_000
-    # --- On call (issue 6): Prometheus exporters and the alert monitor. ---
+    max_ahead_of_stream_ms: int = DAY_MS
+    # --- On call: Prometheus exporters and the alert monitor. ---
     # Several Python workers of one job each try job_metrics_port, +1, ... up
     # to metrics_port_span ports (see observability/exporter.py).
     job_metrics_port: int = 9250
@@ -105,7 +107,7 @@ class Settings:
     spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
     drift_threshold: float = 0.25  # total variation distance of score histograms that pages
     baseline_minutes: int = 15
-    # --- Deployment and security (issue 7): docs/security.md -------------------
+    # --- Deployment and security: docs/security.md -------------------
     # Where each service is. Empty = `host` (the one-machine stack). In compose and
     # Kubernetes every service has its own name and `host` stays this process's
     # own bind address (metrics, monitor), e.g. 0.0.0.0.
@@ -135,8 +137,8 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
 
     def __post_init__(self) -> None:
-        if not 0 < self.max_ahead_of_stream_ms <= 86_400_000:
-            raise ValueError(f"LEPTON_MAX_AHEAD_OF_STREAM_MS={self.max_ahead_of_stream_ms}: must be in 1..86400000 "
+        if not 0 < self.max_ahead_of_stream_ms <= DAY_MS:
+            raise ValueError(f"LEPTON_MAX_AHEAD_OF_STREAM_MS={self.max_ahead_of_stream_ms}: must be in 1..{DAY_MS} "
                              "(the store's one-day slack for late events)")
         for name in ("max_amount", "max_abs_coordinate", "max_future_ms"):
             if not getattr(self, name) > 0:

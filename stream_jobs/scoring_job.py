@@ -4,7 +4,7 @@ Reads top to bottom as the data flows. Flink moves bytes between Kafka and
 one vectorised (pandas) Python function; all per-event work happens in that
 function a batch at a time (parse, Redis features, one Triton request),
 because per-record PyFlink Python state runs at only 500-4,000 events/s here
-(FINDINGS.md). The function returns, per input record, the list of output
+when measured on two cores. The function returns, per input record, the list of output
 records it produced, each as `topic \\x01 key \\x01 value`; SQL unnests them
 into one Kafka sink that writes to the topic named in each row.
 

@@ -8,17 +8,15 @@ import json
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import redis
-from confluent_kafka import TopicPartition
 
 from lepton_stream.config import Settings, Topics
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import consumer
+from lepton_stream.kafka.clients import read_until_idle
 from lepton_stream.stack import manager
 from lepton_stream.stack.processes import free_ports, group_pids, rss_mb
 
@@ -48,19 +46,8 @@ def with_topics(s: Settings, prefix: str, **changes) -> Settings:
 
 
 def read_all(s: Settings, topic: str, idle_s: float = 2.0) -> list[dict]:
-    """Every committed record of `topic` (read_committed), until `idle_s` without one."""
-    c = consumer(s.kafka_bootstrap, f"bench-read-{uuid.uuid4().hex[:6]}")
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out: list[dict] = []
-    idle_since = time.monotonic()
-    while time.monotonic() - idle_since < idle_s:
-        batch = c.consume(5000, timeout=0.5)
-        if batch:
-            idle_since = time.monotonic()
-        out += [json.loads(m.value() or b"null") for m in batch if m.error() is None]
-    c.close()
-    return out
+    """Every committed record of `topic` as JSON, until `idle_s` without one."""
+    return [json.loads(m.value() or b"null") for m in read_until_idle(s.kafka_bootstrap, topic, idle_s)]
 
 
 class PeakRss:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 DAY_BUCKETS = 24
 
 

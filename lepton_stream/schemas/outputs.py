@@ -53,7 +53,7 @@ class Alert:
     event_ts: int
     alert_ts: int
     schema_version: int = 1
-    # Added for on call (issue 6): the alert monitor counts alerts per merchant.
+    # Added for on call: the alert monitor counts alerts per merchant.
     # Last and defaulted, so positional construction and v1 readers are unaffected.
     merchant_id: str = ""
 

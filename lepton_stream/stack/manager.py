@@ -26,7 +26,7 @@ from lepton_stream.stack.triton_server import TritonServer
 
 log = logs.get("lepton.stack")
 
-# The parts the exporter probes; the exporter itself starts last (issue 6).
+# The parts the exporter probes; the exporter itself starts last.
 PROBED: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
 SERVICES: tuple[Service, ...] = (*PROBED, StackExporter())
 OPTIONAL: tuple[Service, ...] = (PrometheusServer(),)  # `up --monitoring`

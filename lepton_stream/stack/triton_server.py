@@ -1,6 +1,6 @@
 """Triton Inference Server: the binary bundled in nvidia-pytriton, in .venv-triton.
 
-Set up as FINDINGS.md describes: a backends/python folder of links holding
+Set up as the wheel needs it: a backends/python folder of links holding
 the stub, LD_LIBRARY_PATH led by the interpreter's own libpython, and the
 Triton venv's bin first on PATH so the stub finds numpy and onnxruntime.
 """

@@ -1,5 +1,5 @@
 """docker-compose.yml: valid against the Compose specification schema, and wired
-as issue 7 asks (never run here: no Docker engine)."""
+as the deployment contract asks (never run here: no Docker engine)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from lepton_stream.stack.job_process import JOB_SCRIPT, job_args
 from tests.deploy.conftest import Validators
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
-# Written by the on-call work (issue 6) at fixed paths; compose only mounts them.
+# Written by the on-call work at fixed paths; compose only mounts them.
 MONITORING_PATHS = {
     "./monitoring/prometheus/prometheus.yml",
     "./monitoring/prometheus/rules",

@@ -330,7 +330,7 @@ def _ingress_flows(docs: Docs) -> set[tuple[str, str, str]]:
     return flows
 
 
-# DESIGN.md's arrows, as pod-to-pod connections (Kafka's own ingress is Strimzi's, below).
+# docs/design.md's arrows, as pod-to-pod connections (Kafka's own ingress is Strimzi's, below).
 DESIGN_INGRESS = {
     ("scoring-job", "redis", "6379"),  # features
     ("scoring-job", "triton", "8001"),  # scores (gRPC)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import TopicPartition
 
 from lepton_stream.config import Settings
-from lepton_stream.kafka.clients import consumer
+from lepton_stream.kafka.clients import read_until_idle
 from lepton_stream.stack import manager
 from lepton_stream.stack.processes import free_ports
 
@@ -30,17 +28,8 @@ def make_settings(home: Path, **overrides) -> Settings:
 
 def read_topic(bootstrap: str, topic: str, idle_polls: int = 2) -> list:
     """Every committed message of `topic` from the start (read_committed), until
-    `idle_polls` polls of a second bring nothing."""
-    c = consumer(bootstrap, f"check-{uuid.uuid4().hex[:6]}")
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, idle = [], 0
-    while idle < idle_polls:
-        batch = c.consume(5000, timeout=1.0)
-        idle = 0 if batch else idle + 1
-        out += [m for m in batch if m.error() is None]
-    c.close()
-    return out
+    `idle_polls` seconds bring nothing."""
+    return read_until_idle(bootstrap, topic, float(idle_polls))
 
 
 def read_json(bootstrap: str, topic: str) -> list[dict]:
