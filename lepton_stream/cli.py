@@ -135,7 +135,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from lepton_stream.observability.exporter import start_exporter
+    from lepton_stream.observability.metrics_http import start_exporter
     from producers.load import LoadOptions, run_load
 
     s = _settings(args)

@@ -94,7 +94,7 @@ class Settings:
     max_ahead_of_stream_ms: int = DAY_MS
     # --- On call: Prometheus exporters and the alert monitor. ---
     # Several Python workers of one job each try job_metrics_port, +1, ... up
-    # to metrics_port_span ports (see observability/exporter.py).
+    # to metrics_port_span ports (see observability/metrics_http.py).
     job_metrics_port: int = 9250
     producer_metrics_port: int = 9251
     stack_metrics_port: int = 9252

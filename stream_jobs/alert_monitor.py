@@ -45,7 +45,7 @@ from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.security import faust_credentials
 from lepton_stream.observability import metrics as m
-from lepton_stream.observability.exporter import write_target
+from lepton_stream.observability.metrics_http import write_target
 from lepton_stream.oncall.detection import (
     SCORE_BINS,
     Page,

@@ -16,18 +16,14 @@ from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.stack import processes
-from lepton_stream.stack.exporter import StackExporter
-from lepton_stream.stack.kafka_broker import KafkaBroker
+from lepton_stream.stack.health_exporter import PROBED, StackExporter
 from lepton_stream.stack.processes import StackError
 from lepton_stream.stack.prometheus_server import PrometheusServer
-from lepton_stream.stack.redis_server import RedisServer
 from lepton_stream.stack.service import Service, log_path
-from lepton_stream.stack.triton_server import TritonServer
 
 log = logs.get("lepton.stack")
 
-# The parts the exporter probes; the exporter itself starts last.
-PROBED: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
+# The exporter starts after the parts it probes.
 SERVICES: tuple[Service, ...] = (*PROBED, StackExporter())
 OPTIONAL: tuple[Service, ...] = (PrometheusServer(),)  # `up --monitoring`
 

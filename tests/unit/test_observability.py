@@ -149,7 +149,7 @@ def test_field_reads_compact_and_other_json():
 
 
 def test_worker_ports_skip_the_other_processes_ports():
-    from lepton_stream.observability.exporter import candidate_ports
+    from lepton_stream.observability.metrics_http import candidate_ports
 
     s = Settings()
     assert candidate_ports(s, 9250, 4) == [9250, 9253, 9254, 9255]

@@ -65,3 +65,24 @@ def test_no_issue_numbers_in_code_or_docs():
     found = [f"{p.relative_to(REPO_ROOT)}: {m.group()}" for p in _tracked_text_files()
              for m in pattern.finditer(p.read_text(errors="replace"))]
     assert not found, "\n".join(found)
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text())
+    return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+
+@pytest.mark.parametrize(("folder", "forbidden"), [
+    ("lepton_stream/observability", "lepton_stream.stack"),  # metrics are below the stack, not above it
+    ("lepton_stream/feature_store/base.py", "redis"),  # the interface imports nothing of its backends
+    ("lepton_stream/stack/health_exporter.py", "lepton_stream.stack.manager"),  # the manager starts it
+])
+def test_layers_import_downwards_only(folder, forbidden):
+    root = REPO_ROOT / folder
+    files = sorted(root.glob("*.py")) if root.is_dir() else [root]
+    bad = [f"{f.relative_to(REPO_ROOT)}: {m}" for f in files for m in _imports(f)
+           if m == forbidden or m.startswith(forbidden + ".")]
+    assert files and not bad, bad
