@@ -103,7 +103,7 @@ def test_exporter_takes_the_next_port_when_its_base_is_taken(tmp_path):
     import socket
     import urllib.request
 
-    from lepton_stream.observability import exporter
+    from lepton_stream.observability import metrics_http as exporter
     from lepton_stream.stack.processes import free_ports
 
     base = free_ports(1)[0]
