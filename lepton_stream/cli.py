@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from lepton_stream import logs
-from lepton_stream.config import Settings
+from lepton_stream.config import Settings, SettingsError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -228,6 +228,11 @@ def _add_oncall_commands(sub: argparse._SubParsersAction) -> None:
 def main(argv: list[str] | None = None) -> int:
     logs.configure()
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        Settings.from_env()  # every command refuses a bad LEPTON_* value before doing anything
+    except SettingsError as exc:
+        print(f"lepton-stream: {exc}", file=sys.stderr)
+        return 2
     if argv[:1] == ["train"]:  # its options belong to the training environment's parser
         return cmd_train(argv[1:])
     if argv[:2] == ["model", "build-trt"]:
@@ -317,7 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     model.add_parser("build-trt", help="build TensorRT plans (trtexec in the Triton container; GPU only)",
                      add_help=False)
     args = ap.parse_args(argv)
-    return int(args.fn(args))
+    try:
+        return int(args.fn(args))
+    except SettingsError as exc:  # a bad LEPTON_* value: one line, no traceback
+        print(f"lepton-stream: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,13 +9,26 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_type_hints
 from urllib.parse import quote
 
 from lepton_stream.features.definitions import DAY_MS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A LEPTON_* value that cannot be used: its message names the variable, the value
+    and what is allowed, in one line."""
+
+
+PipelineKind = Literal["scoring", "passthrough"]
+DeliveryGuarantee = Literal["exactly-once", "at-least-once", "none"]
+WorkerMode = Literal["process", "loopback"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+ModelConfigVariant = Literal["cpu", "gpu"]
 
 
 @dataclass(frozen=True)
@@ -56,12 +69,12 @@ class Settings:
     bundle_time_ms: int = 50
     bundle_size: int = 5000
     triton_batch: int = 4096
-    python_worker_mode: str = "process"  # or "loopback": workers inside the local driver process
+    python_worker_mode: WorkerMode = "process"  # or "loopback": workers inside the local driver process
     # "scoring", or "passthrough": parse and emit a bare score per event, no Redis, no
     # Triton; the benchmark's floor of what the data plane alone costs on a machine.
-    pipeline: str = "scoring"
+    pipeline: PipelineKind = "scoring"
     checkpoint_interval_ms: int = 2000
-    delivery_guarantee: str = "exactly-once"
+    delivery_guarantee: DeliveryGuarantee = "exactly-once"
     # An open transaction of a killed job blocks read_committed readers until it is
     # aborted (the restarted job does) or times out: keep it short, above checkpoint time.
     transaction_timeout_ms: int = 60_000
@@ -81,7 +94,7 @@ class Settings:
     publish_max_ap_drop: float = 0.02
     publish_max_alert_rate_change: float = 0.5
     publish_max_auc_drop: float = 0.02
-    model_config_variant: str = "cpu"
+    model_config_variant: ModelConfigVariant = "cpu"  # gpu: each model's config.pbtxt (TensorRT)
     alert_threshold: float = 0.5
     # Plausibility of what feeds state (lepton_stream/schemas/transaction.py `Limits`):
     # beyond these an event goes to the DLQ with its reason.
@@ -117,7 +130,7 @@ class Settings:
     # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL, mapped for every client by
     # lepton_stream/kafka/security.py. Secrets come from files (mounted Secrets)
     # or the environment (secretKeyRef), never from the repository.
-    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: str = "SCRAM-SHA-512"
     kafka_username: str = ""
     kafka_password: str = ""
@@ -137,12 +150,16 @@ class Settings:
     topics: Topics = field(default_factory=Topics)
 
     def __post_init__(self) -> None:
+        for name, allowed in _choices().items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise SettingsError(f"LEPTON_{name.upper()}={value!r}: must be one of {', '.join(allowed)}")
         if not 0 < self.max_ahead_of_stream_ms <= DAY_MS:
-            raise ValueError(f"LEPTON_MAX_AHEAD_OF_STREAM_MS={self.max_ahead_of_stream_ms}: must be in 1..{DAY_MS} "
+            raise SettingsError(f"LEPTON_MAX_AHEAD_OF_STREAM_MS={self.max_ahead_of_stream_ms}: must be in 1..{DAY_MS} "
                              "(the store's one-day slack for late events)")
         for name in ("max_amount", "max_abs_coordinate", "max_future_ms"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")
+                raise SettingsError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")
         _check_publish_margins(self)
 
     @property
@@ -181,6 +198,11 @@ class Settings:
             raw = env.get(f"LEPTON_{f.name.upper()}")
             if raw is not None:
                 values[f.name] = _coerce(cls.__dataclass_fields__[f.name].default, raw, f.name)
+                # A choice in another case (`ssl`) is taken in its own spelling.
+                allowed = _choices().get(f.name, ())
+                spelled = [a for a in allowed if a.lower() == raw.lower()]
+                if raw not in allowed and spelled:
+                    values[f.name] = spelled[0]
         topic_values = {
             t.name: env[f"LEPTON_TOPIC_{t.name.upper()}"]
             for t in fields(Topics)
@@ -221,7 +243,7 @@ def _check_publish_margins(s: Settings) -> None:
         # NaN compares false with everything: `not` catches it with the range.
         if not 0.0 <= value < float("inf") or value > high:
             bound = f"from 0 to {high:g}" if high < float("inf") else "0 or more"
-            raise ValueError(f"LEPTON_{name.upper()}={value}: must be a number {bound}")
+            raise SettingsError(f"LEPTON_{name.upper()}={value}: must be a number {bound}")
 
 
 def _redis_url(s: Settings, redact: bool) -> str:
@@ -249,5 +271,12 @@ def _coerce(default: Any, raw: str, name: str) -> Any:
         if isinstance(default, Path):
             return Path(raw)
     except ValueError as exc:
-        raise ValueError(f"LEPTON_{name.upper()}={raw!r}: {exc}") from None
+        raise SettingsError(f"LEPTON_{name.upper()}={raw!r}: {exc}") from None
     return raw
+
+
+@lru_cache(maxsize=1)
+def _choices() -> dict[str, tuple[str, ...]]:
+    """The fields whose type is a Literal, with their allowed values."""
+    return {name: get_args(hint) for name, hint in get_type_hints(Settings).items()
+            if getattr(hint, "__origin__", None) is Literal}
