@@ -7,9 +7,10 @@ help:  ## this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup:  ## set up everything the tests need (idempotent)
-	@scripts/setup.sh
+	@scripts/setup.sh test
 
-demo: setup  ## the end-to-end demo on a local stack
+demo:  ## the end-to-end demo on a local stack (sets up only what it needs)
+	@scripts/setup.sh demo
 	.venv/bin/lepton-stream demo
 
 test: setup  ## lint, type check, then every test (unit, integration, deploy, training)
