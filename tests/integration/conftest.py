@@ -19,11 +19,11 @@ from lepton_stream.stack.processes import free_ports
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    k, kc, r, th, tg, tm, jm, pm, sm, mon, prom = free_ports(11)
+    k, kc, r, th, tg, tm, jm, pm, sm, mon, prom, fr = free_ports(12)
     values = dict(home=home, kafka_port=k, kafka_controller_port=kc, redis_port=r, triton_http_port=th,
                   triton_grpc_port=tg, triton_metrics_port=tm, partitions=2, checkpoint_interval_ms=1000,
                   job_metrics_port=jm, producer_metrics_port=pm, stack_metrics_port=sm, monitor_port=mon,
-                  prometheus_port=prom)
+                  prometheus_port=prom, flink_rest_port=fr)
     values.update(overrides)
     return Settings.from_env({}, **values)
 
