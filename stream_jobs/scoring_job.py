@@ -111,21 +111,28 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     }.items():
         conf.set(k, v)
 
-    # 1. Source: the raw bytes of `transactions` and `fraud-labels`, with where each record came from.
-    t_env.execute_sql(f"""
-        CREATE TABLE inputs (
-            k BYTES, v BYTES,
-            `topic` STRING METADATA VIRTUAL,
-            `partition` INT METADATA VIRTUAL,
-            `offset` BIGINT METADATA VIRTUAL
-        ) WITH ({kafka_options(s)},
-            'topic' = '{s.topics.transactions};{s.topics.fraud_labels}',
-            'properties.group.id' = '{s.consumer_group}',
-            'properties.isolation.level' = 'read_committed',
-            {startup_options(startup)},
-            {"'scan.bounded.mode' = 'latest-offset'," if bounded else ""}
-            'key.format' = 'raw', 'key.fields' = 'k',
-            'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
+    # 1. Sources: the raw bytes of `transactions` and `fraud-labels`, with where each record came from.
+    # One source per topic: restored at another parallelism (a rescale, docs/deploy.md), a
+    # source gives each new subtask an equal, contiguous share of its saved partition list;
+    # with both topics in one list, one subtask's share could be all of `transactions`.
+    for table, topic in (("transactions_in", s.topics.transactions), ("labels_in", s.topics.fraud_labels)):
+        t_env.execute_sql(f"""
+            CREATE TABLE {table} (
+                k BYTES, v BYTES,
+                `topic` STRING METADATA VIRTUAL,
+                `partition` INT METADATA VIRTUAL,
+                `offset` BIGINT METADATA VIRTUAL
+            ) WITH ({kafka_options(s)},
+                'topic' = '{topic}',
+                'properties.group.id' = '{s.consumer_group}',
+                'properties.isolation.level' = 'read_committed',
+                {startup_options(startup)},
+                {"'scan.bounded.mode' = 'latest-offset'," if bounded else ""}
+                'key.format' = 'raw', 'key.fields' = 'k',
+                'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
+    columns = "k, v, `topic`, `partition`, `offset`"
+    t_env.execute_sql(f"CREATE TEMPORARY VIEW inputs AS SELECT {columns} FROM transactions_in "
+                      f"UNION ALL SELECT {columns} FROM labels_in")
 
     # 2. Sink: one table over every output topic; each row names its topic.
     outputs = [s.topics.scores, s.topics.risk_alerts, s.topics.dlq, s.topics.pipeline_metrics]
