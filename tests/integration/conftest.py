@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import Producer, TopicPartition
 
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import consumer
@@ -45,6 +46,17 @@ def read_topic(bootstrap: str, topic: str, idle_polls: int = 2) -> list:
 
 def read_json(bootstrap: str, topic: str) -> list[dict]:
     return [json.loads(m.value()) for m in read_topic(bootstrap, topic)]
+
+
+def publish(p: Producer, topic: str, events: list[dict], rate: float | None = None) -> None:
+    """Transactions as JSON keyed by card, `rate` per second (None: at once), all acknowledged."""
+    t0 = time.monotonic()
+    for i, e in enumerate(events):
+        if rate and t0 + i / rate > time.monotonic():
+            time.sleep(t0 + i / rate - time.monotonic())
+        p.produce(topic, key=e["card_id"].encode(), value=json.dumps(e).encode())
+        p.poll(0)
+    assert p.flush(30) == 0
 
 
 def processes_mentioning(text: str) -> list[int]:
