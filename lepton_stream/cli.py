@@ -206,8 +206,9 @@ def _run_rescaled(args: argparse.Namespace) -> int:
     say = functools.partial(print, flush=True)  # each step as it happens, also into a log file
 
     if args.submit:
-        print("lepton-stream run: --rescale is for the local job; on a cluster: `flink stop --savepointPath`, "
-              "then `flink run -s SAVEPOINT -p N` (docs/deploy.md)", file=sys.stderr)
+        print("lepton-stream run: --rescale is for the local job; on a cluster: `flink stop --savepointPath DIR "
+              "JOB`, then submit again with LEPTON_PARALLELISM=N and --from-savepoint SAVEPOINT (docs/deploy.md)",
+              file=sys.stderr)
         return 2
     s = _settings(args)
     try:

@@ -72,7 +72,7 @@ def test_rescale_without_a_running_job_says_so(monkeypatch, tmp_path, capsys):
     assert cli.main(["run", "--rescale", "0"]) == 1
     assert "parallelism must be at least 1, not 0" in capsys.readouterr().err
     assert cli.main(["run", "--rescale", "2", "--submit", "jm:8081"]) == 2
-    assert "flink run -s" in capsys.readouterr().err
+    assert "flink stop --savepointPath" in capsys.readouterr().err
 
 
 def test_a_finished_job_is_not_a_running_one(flink):
