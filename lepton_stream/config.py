@@ -65,6 +65,9 @@ class Settings:
     # Scoring job knobs: bigger batches amortise the Python and Triton round
     # trips, smaller bundle time bounds the latency a record waits in a batch.
     parallelism: int = 1
+    # The local job's Flink REST API (its MiniCluster), on `host`: where
+    # `lepton-stream run --rescale` finds the running job to stop it with a savepoint.
+    flink_rest_port: int = 8081
     arrow_batch_size: int = 2000
     bundle_time_ms: int = 50
     bundle_size: int = 5000

@@ -8,7 +8,8 @@ when measured on two cores. The function returns, per input record, the list of 
 records it produced, each as `topic \\x01 key \\x01 value`; SQL unnests them
 into one Kafka sink that writes to the topic named in each row.
 
-Run: `python -m stream_jobs.scoring_job [--startup group|earliest|latest|timestamp:<ms>] [--bounded]`
+Run: `python -m stream_jobs.scoring_job [--startup group|earliest|latest|timestamp:<ms>] [--bounded]
+[--from-savepoint PATH]`
 """
 
 from __future__ import annotations
@@ -66,7 +67,26 @@ def startup_options(startup: str) -> str:
     return f"'scan.startup.mode' = '{modes[startup]}', 'properties.auto.offset.reset' = 'earliest'"
 
 
-def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
+def control_options(s: Settings, target: str, from_savepoint: str | None) -> dict[str, str]:
+    """Job control (docs/deploy.md "Rescaling"): the local job's REST API on a known
+    port, so that `lepton-stream run --rescale` can find it; the savepoint to start from."""
+    out: dict[str, str] = {}
+    if target == "local":  # a cluster's client (`flink run`) reaches the cluster's own REST API
+        from lepton_stream.stack.processes import port_free
+
+        if not port_free(s.host, s.flink_rest_port):
+            raise SystemExit(f"the job's REST port {s.flink_rest_port} on {s.host} is taken (another job "
+                             "running?): set LEPTON_FLINK_REST_PORT")
+        out |= {"rest.port": str(s.flink_rest_port), "rest.bind-address": s.host}
+    if from_savepoint:
+        # (Flink 2's name for execution.savepoint.path.) Without ignore-unclaimed-state
+        # (allowNonRestoredState): state that no operator takes fails the start
+        # instead of being dropped.
+        out["execution.state-recovery.path"] = from_savepoint
+    return out
+
+
+def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None = None) -> TableEnvironment:
     connector = s.lib_dir / "flink"
     jars = sorted(connector.glob("flink-sql-connector-kafka-*.jar"))
     if not jars:
@@ -88,24 +108,32 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
         "python.fn-execution.bundle.size": str(s.bundle_size),
         "execution.checkpointing.interval": f"{s.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
+        **control_options(s, conf.get("execution.target", ""), from_savepoint),
     }.items():
         conf.set(k, v)
 
-    # 1. Source: the raw bytes of `transactions` and `fraud-labels`, with where each record came from.
-    t_env.execute_sql(f"""
-        CREATE TABLE inputs (
-            k BYTES, v BYTES,
-            `topic` STRING METADATA VIRTUAL,
-            `partition` INT METADATA VIRTUAL,
-            `offset` BIGINT METADATA VIRTUAL
-        ) WITH ({kafka_options(s)},
-            'topic' = '{s.topics.transactions};{s.topics.fraud_labels}',
-            'properties.group.id' = '{s.consumer_group}',
-            'properties.isolation.level' = 'read_committed',
-            {startup_options(startup)},
-            {"'scan.bounded.mode' = 'latest-offset'," if bounded else ""}
-            'key.format' = 'raw', 'key.fields' = 'k',
-            'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
+    # 1. Sources: the raw bytes of `transactions` and `fraud-labels`, with where each record came from.
+    # One source per topic: restored at another parallelism (a rescale, docs/deploy.md), a
+    # source gives each new subtask an equal, contiguous share of its saved partition list;
+    # with both topics in one list, one subtask's share could be all of `transactions`.
+    for table, topic in (("transactions_in", s.topics.transactions), ("labels_in", s.topics.fraud_labels)):
+        t_env.execute_sql(f"""
+            CREATE TABLE {table} (
+                k BYTES, v BYTES,
+                `topic` STRING METADATA VIRTUAL,
+                `partition` INT METADATA VIRTUAL,
+                `offset` BIGINT METADATA VIRTUAL
+            ) WITH ({kafka_options(s)},
+                'topic' = '{topic}',
+                'properties.group.id' = '{s.consumer_group}',
+                'properties.isolation.level' = 'read_committed',
+                {startup_options(startup)},
+                {"'scan.bounded.mode' = 'latest-offset'," if bounded else ""}
+                'key.format' = 'raw', 'key.fields' = 'k',
+                'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
+    columns = "k, v, `topic`, `partition`, `offset`"
+    t_env.execute_sql(f"CREATE TEMPORARY VIEW inputs AS SELECT {columns} FROM transactions_in "
+                      f"UNION ALL SELECT {columns} FROM labels_in")
 
     # 2. Sink: one table over every output topic; each row names its topic.
     outputs = [s.topics.scores, s.topics.risk_alerts, s.topics.dlq, s.topics.pipeline_metrics]
@@ -144,11 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scoring_job", description=__doc__.splitlines()[0])
     ap.add_argument("--startup", default="group", help="group | earliest | latest | timestamp:<ms>")
     ap.add_argument("--bounded", action="store_true", help="stop at the end offsets present at start")
+    ap.add_argument("--from-savepoint", metavar="PATH", help="start from this savepoint (a rescale: docs/deploy.md)")
     args = ap.parse_args(argv)
     logs.configure()
     s = Settings.from_env()
-    t_env = build(s, args.startup, args.bounded)
+    t_env = build(s, args.startup, args.bounded, args.from_savepoint)
     logs.get("lepton.job").info("job starting", extra={"startup": args.startup, "bounded": args.bounded,
+                                                     "from_savepoint": args.from_savepoint,
+                                                     "parallelism": s.parallelism,
                                                      "group": s.consumer_group, "guarantee": s.delivery_guarantee})
     t_env.execute_sql(INSERT).wait()
     return 0

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import read_until_idle
@@ -17,11 +19,11 @@ from lepton_stream.stack.processes import free_ports
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    k, kc, r, th, tg, tm, jm, pm, sm, mon, prom = free_ports(11)
+    k, kc, r, th, tg, tm, jm, pm, sm, mon, prom, fr = free_ports(12)
     values = dict(home=home, kafka_port=k, kafka_controller_port=kc, redis_port=r, triton_http_port=th,
                   triton_grpc_port=tg, triton_metrics_port=tm, partitions=2, checkpoint_interval_ms=1000,
                   job_metrics_port=jm, producer_metrics_port=pm, stack_metrics_port=sm, monitor_port=mon,
-                  prometheus_port=prom)
+                  prometheus_port=prom, flink_rest_port=fr)
     values.update(overrides)
     return Settings.from_env({}, **values)
 
@@ -34,6 +36,17 @@ def read_topic(bootstrap: str, topic: str, idle_polls: int = 2) -> list:
 
 def read_json(bootstrap: str, topic: str) -> list[dict]:
     return [json.loads(m.value()) for m in read_topic(bootstrap, topic)]
+
+
+def publish(p: Producer, topic: str, events: list[dict], rate: float | None = None) -> None:
+    """Transactions as JSON keyed by card, `rate` per second (None: at once), all acknowledged."""
+    t0 = time.monotonic()
+    for i, e in enumerate(events):
+        if rate and t0 + i / rate > time.monotonic():
+            time.sleep(t0 + i / rate - time.monotonic())
+        p.produce(topic, key=e["card_id"].encode(), value=json.dumps(e).encode())
+        p.poll(0)
+    assert p.flush(30) == 0
 
 
 def processes_mentioning(text: str) -> list[int]:
