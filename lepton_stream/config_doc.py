@@ -94,6 +94,8 @@ def _default(f: dataclasses.Field[Any]) -> Any:
 
 
 def _shown(value: Any) -> str:
+    if value is dataclasses.MISSING:
+        return "(required)"
     if isinstance(value, Path):
         # Relative to the checkout, so that the page is the same in every clone.
         try:
