@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+from pathlib import Path
 
 import pandas as pd
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
@@ -67,10 +69,34 @@ def startup_options(startup: str) -> str:
     return f"'scan.startup.mode' = '{modes[startup]}', 'properties.auto.offset.reset' = 'earliest'"
 
 
-def control_options(s: Settings, target: str, from_savepoint: str | None) -> dict[str, str]:
+def latest_checkpoint(root: Path) -> Path | None:
+    """The newest complete checkpoint under `root` (`<job id>/chk-<n>/_metadata`, which
+    Flink writes last), or None."""
+    done = [m.parent for m in root.glob("*/chk-*/_metadata")]
+    return max(done, key=lambda p: p.stat().st_mtime) if done else None
+
+
+def control_options(s: Settings, target: str, from_savepoint: str | None, startup: str = "group") -> dict[str, str]:
     """Job control (docs/deploy.md "Rescaling"): the local job's REST API on a known
-    port, so that `lepton-stream run --rescale` can find it; the savepoint to start from."""
+    port, so that `lepton-stream run --rescale` can find it; the savepoint to start from.
+
+    A local job also keeps its latest checkpoint on disk, and a job that resumes
+    (`--startup group`) starts from it: the Kafka offsets Flink commits to the group
+    after a checkpoint are only a hint (a crash between the sink's commit and the
+    offsets' would replay committed records), the checkpoint is exact."""
     out: dict[str, str] = {}
+    if target == "local":
+        root = s.home / "checkpoints" / s.consumer_group
+        out |= {"execution.checkpointing.dir": root.resolve().as_uri(),
+                "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+                "execution.checkpointing.num-retained": "2"}
+        latest = latest_checkpoint(root) if startup == "group" and not from_savepoint else None
+        if latest is not None:
+            out["execution.state-recovery.path"] = str(latest)
+            logs.get("lepton.job").info("resuming from the latest checkpoint", extra={"checkpoint": str(latest)})
+            for old in root.iterdir():  # earlier jobs' checkpoints: superseded by this one
+                if old.is_dir() and old != latest.parent:
+                    shutil.rmtree(old, ignore_errors=True)
     if target == "local":  # a cluster's client (`flink run`) reaches the cluster's own REST API
         from lepton_stream.stack.processes import port_free
 
@@ -108,7 +134,7 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
         "python.fn-execution.bundle.size": str(s.bundle_size),
         "execution.checkpointing.interval": f"{s.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
-        **control_options(s, conf.get("execution.target", ""), from_savepoint),
+        **control_options(s, conf.get("execution.target", ""), from_savepoint, startup),
     }.items():
         conf.set(k, v)
 
