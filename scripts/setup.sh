@@ -32,6 +32,7 @@ command -v "$PYTHON" >/dev/null || die "$PYTHON not found (Python 3.11 is requir
 command -v java >/dev/null || die "java not found (Java 17+ is required for Kafka and Flink)"
 JAVA_MAJOR=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
 [[ ${JAVA_MAJOR%%.*} -ge 17 ]] || die "Java 17+ required, found ${JAVA_MAJOR:-unknown}"
+command -v javac >/dev/null || die "javac not found (a JDK 17+, not only a JRE: it builds the Flink loopback patch)"
 command -v mvn >/dev/null || die "mvn not found (Maven fetches the Kafka and Flink connector jars)"
 
 # --- Python environments -------------------------------------------------
@@ -100,6 +101,9 @@ fetch_jars() {  # name pom
 }
 fetch_jars kafka lepton_stream/stack/maven/kafka.pom.xml
 fetch_jars flink lepton_stream/stack/maven/flink-connector.pom.xml
+# Flink's Python workers' Beam servers on loopback (built once per source and jar).
+LEPTON_LIB_DIR=$HOME_DIR/lib "$ROOT/.venv/bin/python" -m lepton_stream.stack.flink_patch >/dev/null \
+  || die "building the Flink loopback patch failed"
 
 # --- deployment validators (tests/deploy: compose, Dockerfiles, k8s manifests) ---
 if [[ $TARGET == test ]]; then

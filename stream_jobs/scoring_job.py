@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from pyflink.common import Configuration
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 from pyflink.table.udf import ScalarFunction, udf
 
@@ -122,7 +123,20 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     # so parallel subtasks share one interpreter lock; "process" gives each its own
     # worker process, as a cluster does.
     os.environ.setdefault("_python_worker_execution_mode", s.python_worker_mode)
-    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    # --- Network (docs/security.md): the local MiniCluster's servers bind `host` only,
+    # the Beam servers of its Python workers loopback, and its REST API takes no jar
+    # uploads. Before PyFlink's first use: the gateway JVM and worker pool start then.
+    from lepton_stream.stack.flink_network import prepare_local_job
+
+    network = prepare_local_job(s)
+    env_settings = EnvironmentSettings.new_instance().in_streaming_mode()
+    if network is not None:  # not a cluster's client
+        local = Configuration()
+        for k, v in network.items():
+            local.set_string(k, v)
+        env_settings = env_settings.with_configuration(local)
+    t_env = TableEnvironment.create(env_settings.build())
+    # --- end of network ---
     conf = t_env.get_config()
     for k, v in {
         "pipeline.name": "lepton-scoring",
