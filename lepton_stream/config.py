@@ -149,6 +149,11 @@ class Settings:
     # 1 on one broker; as the cluster's default.replication.factor elsewhere (prod: 3),
     # or min.insync.replicas would refuse their writes.
     kafka_replication_factor: int = 1
+    # Triton's model-repository API (load, unload, index) answers only requests that
+    # carry this key (lepton_stream/models/triton_key.py): `up` generates it, `model
+    # publish` sends it. Empty = <home>/secrets/triton-api-key; compose and Kubernetes
+    # mount it from a Secret.
+    triton_api_key_file: str = ""
     # --- end of deployment and security ---------------------------------------
     topics: Topics = field(default_factory=Topics)
 
@@ -186,6 +191,10 @@ class Settings:
     @property
     def triton_http(self) -> str:
         return f"http://{self.triton_host or self.host}:{self.triton_http_port}"
+
+    @property
+    def triton_api_key_path(self) -> Path:
+        return Path(self.triton_api_key_file) if self.triton_api_key_file else self.home / "secrets" / "triton-api-key"
 
     @property
     def run_dir(self) -> Path:
