@@ -62,8 +62,8 @@ def _triton(s: Settings, method: str, path: str) -> tuple[int, str]:
     if path.startswith("/v2/repository/"):  # load/unload: only with the key (docs/security.md)
         try:
             headers[triton_key.HEADER] = triton_key.read_key(s)
-        except ValueError as exc:
-            raise PublishError(f"cannot load models into Triton without its key: {exc}") from None
+        except ValueError as exc:  # a refusal like Triton's own: the caller rolls back
+            return 0, f"no key for Triton's model-repository API: {exc}"
     req = urllib.request.Request(f"{s.triton_http}{path}", method=method, data=b"{}" if method == "POST" else None,
                                  headers=headers)
     try:

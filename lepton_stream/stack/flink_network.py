@@ -48,23 +48,30 @@ def prepare_local_job(s: Settings) -> dict[str, str] | None:
     os.environ["FLINK_HOME"] = str(flink_home())
     if os.environ.get("_python_worker_execution_mode") == "loopback":
         _loopback_worker_pool()
-    return bind_options(s)
+    options = bind_options(s)
+    if s.flink_rest_port:
+        options["rest.port"] = options["rest.bind-port"] = str(s.flink_rest_port)
+    return options
 
 
 def _loopback_worker_pool() -> None:
-    """In loopback mode TableEnvironment starts a gRPC worker pool in this process
-    on [::]:0 unless one is running already: start it first, on loopback."""
+    """In loopback mode TableEnvironment starts a gRPC worker pool in this process,
+    listening on [::]:0: replace the method that starts it with one that listens on
+    loopback only (the JVM that connects to it is on this machine). A method, not an
+    instance: every construction of the (singleton) servicer forgets its address."""
     import grpc
     from apache_beam.portability.api import beam_fn_api_pb2_grpc
     from apache_beam.utils import thread_pool_executor
     from pyflink.fn_execution.beam.beam_worker_pool_service import BeamFnLoopbackWorkerPoolServicer
 
-    pool = BeamFnLoopbackWorkerPoolServicer()  # a singleton: TableEnvironment asks the same one
-    if pool._worker_address:
-        return
-    server = grpc.server(thread_pool_executor.shared_unbounded_instance())
-    port = server.add_insecure_port("127.0.0.1:0")
-    beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(pool, server)
-    server.start()
-    pool._worker_address = f"127.0.0.1:{port}"
-    atexit.register(server.stop, 1)
+    def start(pool: BeamFnLoopbackWorkerPoolServicer) -> str:
+        if not pool._worker_address:
+            server = grpc.server(thread_pool_executor.shared_unbounded_instance())
+            port = server.add_insecure_port("127.0.0.1:0")
+            beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(pool, server)
+            server.start()
+            pool._worker_address = f"127.0.0.1:{port}"
+            atexit.register(server.stop, 1)
+        return pool._worker_address
+
+    BeamFnLoopbackWorkerPoolServicer.start = start
