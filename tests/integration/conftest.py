@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,62 @@ def processes_mentioning(text: str) -> list[int]:
             except OSError:
                 pass
     return pids
+
+
+# What listens: the socket inodes of /proc/<pid>/fd joined with the LISTEN rows of
+# /proc/net/tcp and tcp6 (docs/security.md: every server on Settings.host).
+Address = tuple[str, int]
+
+
+def _listening() -> dict[str, Address]:
+    by_inode = {}
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            cols = row.split()
+            if cols[3] != "0A":  # TCP_LISTEN
+                continue
+            hex_ip, hex_port = cols[1].split(":")
+            raw = bytes.fromhex(hex_ip)
+            # The kernel prints each 32-bit word in host byte order (little-endian here).
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            ip = socket.inet_ntop(family, raw)
+            by_inode[cols[9]] = (ip.removeprefix("::ffff:"), int(hex_port, 16))  # v4-mapped = that v4 address
+    return by_inode
+
+
+def _descendants(root: int) -> set[int]:
+    # By parent links, not processes.group_pids: a child that left the part's process
+    # group (setsid) still counts.
+    parent = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                parent[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                pass
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, ppid in parent.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return tree
+
+
+def listening_sockets(root: int) -> dict[int, set[Address]]:
+    """Every listening TCP socket of `root` and its descendants, by PID."""
+    table, out = _listening(), {}
+    for pid in _descendants(root):
+        fd_dir = Path(f"/proc/{pid}/fd")
+        try:
+            links = [fd.readlink() for fd in fd_dir.iterdir()]
+        except OSError:  # gone meanwhile
+            continue
+        for link in map(str, links):
+            if link.startswith("socket:[") and link[8:-1] in table:
+                out.setdefault(pid, set()).add(table[link[8:-1]])
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ API takes no jars; Triton loads models only for the holder of its key (docs/secu
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -29,63 +28,10 @@ from lepton_stream.stack.job_process import start_job, stop_job
 from lepton_stream.stack.monitor_process import start_monitor, stop_monitor, wait_monitor
 from lepton_stream.stack.processes import free_ports, last_line
 from producers.simple import SimpleGenerator
-from tests.integration.conftest import read_json
+from tests.integration.conftest import Address, listening_sockets, read_json
 from tests.integration.test_model_publish import _training_output
 
 pytestmark = pytest.mark.integration
-
-Address = tuple[str, int]
-
-
-# --- what listens: /proc/<pid>/fd socket inodes joined with /proc/net/tcp{,6} LISTEN rows ---
-
-def _listening() -> dict[str, Address]:
-    by_inode = {}
-    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
-        for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            cols = row.split()
-            if cols[3] != "0A":  # TCP_LISTEN
-                continue
-            hex_ip, hex_port = cols[1].split(":")
-            raw = bytes.fromhex(hex_ip)
-            # The kernel prints each 32-bit word in host (little-endian) order.
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-            ip = socket.inet_ntop(family, raw)
-            by_inode[cols[9]] = (ip.removeprefix("::ffff:"), int(hex_port, 16))  # v4-mapped = that v4 address
-    return by_inode
-
-
-def _descendants(root: int) -> set[int]:
-    parent = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                parent[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError):
-                pass
-    tree, grew = {root}, True
-    while grew:
-        grew = False
-        for pid, ppid in parent.items():
-            if ppid in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    return tree
-
-
-def listening_sockets(root: int) -> dict[int, set[Address]]:
-    """Every listening TCP socket of `root` and its descendants, by PID."""
-    table, out = _listening(), {}
-    for pid in _descendants(root):
-        fd_dir = Path(f"/proc/{pid}/fd")
-        try:
-            links = [fd.readlink() for fd in fd_dir.iterdir()]
-        except OSError:  # gone meanwhile
-            continue
-        for link in map(str, links):
-            if link.startswith("socket:[") and link[8:-1] in table:
-                out.setdefault(pid, set()).add(table[link[8:-1]])
-    return out
 
 
 def _cmdline(pid: int) -> str:
