@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from pyflink.common import Configuration
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 from pyflink.table.udf import ScalarFunction, udf
 
@@ -126,6 +125,8 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     # --- Network (docs/security.md): the local MiniCluster's servers bind `host` only,
     # the Beam servers of its Python workers loopback, and its REST API takes no jar
     # uploads. Before PyFlink's first use: the gateway JVM and worker pool start then.
+    from pyflink.common import Configuration
+
     from lepton_stream.stack.flink_network import prepare_local_job
 
     network = prepare_local_job(s)
