@@ -22,8 +22,7 @@ import onnxruntime as ort
 
 from lepton_stream.config import Settings
 from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
-from lepton_stream.models import gate
-from lepton_stream.models import triton_key
+from lepton_stream.models import gate, triton_key
 
 SERVING_MODEL = Path(__file__).resolve().parent.parent / "serving" / "triton_onnx_model.py"
 MODELS = {  # name -> (features, output, metrics key in the training report)
