@@ -84,7 +84,6 @@ class Settings:
     metrics_interval_s: float = 5.0  # how often each task writes to `pipeline-metrics`
     consumer_group: str = "lepton-scoring"
     jvm_heap_mb: int = 768
-    flink_rest_port: int = 0  # the local job's Flink REST API; 0 = a free port (MiniCluster's default)
     # How long a card's applied transactions are remembered, so that a replay after a
     # failure (from the last checkpoint) counts nothing twice: longer than any outage.
     replay_horizon_s: int = 7 * 86_400

@@ -48,10 +48,7 @@ def prepare_local_job(s: Settings) -> dict[str, str] | None:
     os.environ["FLINK_HOME"] = str(flink_home())
     if os.environ.get("_python_worker_execution_mode") == "loopback":
         _loopback_worker_pool()
-    options = bind_options(s)
-    if s.flink_rest_port:
-        options["rest.port"] = options["rest.bind-port"] = str(s.flink_rest_port)
-    return options
+    return bind_options(s)
 
 
 def _loopback_worker_pool() -> None:

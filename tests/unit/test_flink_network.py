@@ -35,9 +35,9 @@ def test_a_cluster_client_is_left_to_its_cluster(tmp_path, monkeypatch):
 
 def test_the_local_job_gets_the_patched_class_first(tmp_path, monkeypatch):
     _environ(monkeypatch)
-    s = Settings.from_env({}, home=tmp_path / "home", lib_dir=tmp_path / "lib", flink_rest_port=18081)
+    s = Settings.from_env({}, home=tmp_path / "home", lib_dir=tmp_path / "lib")
     opts = prepare_local_job(s)
-    assert opts["rest.bind-port"] == "18081" and opts["rest.bind-address"] == s.host
+    assert opts == bind_options(s)
     lib = tmp_path / "home" / os.path.basename(os.environ["FLINK_LIB_DIR"])
     names = sorted(p.name for p in lib.iterdir())
     assert any(n.startswith("flink-dist-") for n in names) and not any(n.startswith("flink-python") for n in names)
