@@ -9,7 +9,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -24,16 +23,8 @@ from lepton_stream.stack.processes import free_ports, group_pids, rss_mb
 @contextlib.contextmanager
 def bench_stack(**overrides) -> Iterator[Settings]:
     """Kafka, Redis and Triton on free ports under a temporary home; stopped by PID after."""
-    with tempfile.TemporaryDirectory(prefix="lepton-bench-") as home:
-        k, kc, r, th, tg, tm, fr = free_ports(7)
-        s = Settings.from_env(None, home=Path(home), kafka_port=k, kafka_controller_port=kc, redis_port=r,
-                              triton_http_port=th, triton_grpc_port=tg, triton_metrics_port=tm,
-                              flink_rest_port=fr, **overrides)
-        manager.up(s)
-        try:
-            yield s
-        finally:
-            manager.down(s)
+    with manager.private_stack(None, None, **overrides) as s:
+        yield s
 
 
 def with_topics(s: Settings, prefix: str, **changes) -> Settings:

@@ -6,11 +6,15 @@ their PIDs and ports. `down` stops exactly those PIDs.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
@@ -137,3 +141,26 @@ def status(s: Settings) -> list[PartStatus]:
                 detail = f"unhealthy: {exc}"
         out.append(PartStatus(svc.name, pid, running, healthy, detail))
     return out
+
+
+def free_port_settings(home: Path, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings whose every port (each `*_port` field) is a free one, under `home`: a
+    stack beside any other on the machine (tests, the benchmark)."""
+    names = [f.name for f in fields(Settings) if f.name.endswith("_port")]
+    ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
+    return Settings.from_env(env, **{"home": home, **ports, **overrides})
+
+
+@contextlib.contextmanager
+def private_stack(home: Path | None = None, env: dict[str, str] | None = None,
+                  **overrides: Any) -> Iterator[Settings]:
+    """Kafka, Redis and Triton on free ports under `home` (a temporary one when None),
+    stopped by PID afterwards."""
+    with contextlib.ExitStack() as stack:
+        where = home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lepton-stack-")))
+        s = free_port_settings(where, env, **overrides)
+        up(s)
+        try:
+            yield s
+        finally:
+            down(s)

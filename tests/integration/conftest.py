@@ -16,17 +16,11 @@ from confluent_kafka import Producer
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import read_until_idle
 from lepton_stream.stack import manager
-from lepton_stream.stack.processes import free_ports
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    k, kc, r, th, tg, tm, jm, pm, sm, mon, prom, fr = free_ports(12)
-    values = dict(home=home, kafka_port=k, kafka_controller_port=kc, redis_port=r, triton_http_port=th,
-                  triton_grpc_port=tg, triton_metrics_port=tm, partitions=2, checkpoint_interval_ms=1000,
-                  job_metrics_port=jm, producer_metrics_port=pm, stack_metrics_port=sm, monitor_port=mon,
-                  prometheus_port=prom, flink_rest_port=fr)
-    values.update(overrides)
-    return Settings.from_env({}, **values)
+    # The environment is ignored ({}): a developer's LEPTON_* must not leak into tests.
+    return manager.free_port_settings(home, {}, **{"partitions": 2, "checkpoint_interval_ms": 1000, **overrides})
 
 
 def read_topic(bootstrap: str, topic: str, idle_polls: int = 2) -> list:
@@ -124,9 +118,5 @@ def stack(tmp_path_factory) -> Iterator[Settings]:
     home = tmp_path_factory.mktemp("lepton-home")
     # A copy of the model repository: tests publish new versions into it.
     repo = shutil.copytree(Settings().model_repo, home / "model_repo")
-    s = make_settings(home, model_repo=repo)
-    manager.up(s)
-    try:
+    with manager.private_stack(home, {}, partitions=2, checkpoint_interval_ms=1000, model_repo=repo) as s:
         yield s
-    finally:
-        manager.down(s)
