@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +121,16 @@ def stack(tmp_path_factory) -> Iterator[Settings]:
     repo = shutil.copytree(Settings().model_repo, home / "model_repo")
     with manager.private_stack(home, {}, partitions=2, checkpoint_interval_ms=1000, model_repo=repo) as s:
         yield s
+
+
+def assert_exactly_once(s: Settings, events: list[dict]) -> list[dict]:
+    """Exactly one score per event (read_committed), and one alert per alerting score;
+    returns the scores."""
+    scores = read_json(s.kafka_bootstrap, s.topics.scores)
+    counts = Counter(x["tx_id"] for x in scores)
+    assert set(counts) == {e["tx_id"] for e in events}
+    assert max(counts.values()) == 1, f"duplicates: {[t for t, n in counts.items() if n > 1][:5]}"
+    alerts = Counter(a["tx_id"] for a in read_json(s.kafka_bootstrap, s.topics.risk_alerts))
+    assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
+    assert not alerts or max(alerts.values()) == 1
+    return scores

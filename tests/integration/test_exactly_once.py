@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ from lepton_stream.schemas import parse_transaction
 from lepton_stream.stack.job_process import start_job, stop_job
 from lepton_stream.stack.processes import last_line
 from producers.simple import SimpleGenerator
-from tests.integration.conftest import publish, read_json
+from tests.integration.conftest import assert_exactly_once, publish, read_json
 
 pytestmark = pytest.mark.integration
 
@@ -67,13 +66,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
     finally:
         stop_job(job)
 
-    scores = read_json(s.kafka_bootstrap, topics.scores)
-    counts = Counter(x["tx_id"] for x in scores)
-    assert set(counts) == {e["tx_id"] for e in events}
-    assert max(counts.values()) == 1, f"duplicates: {[t for t, n in counts.items() if n > 1][:5]}"
-    alerts = Counter(a["tx_id"] for a in read_json(s.kafka_bootstrap, topics.risk_alerts))
-    assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
-    assert not alerts or max(alerts.values()) == 1
+    assert_exactly_once(s, events)
 
     # Redis holds what a clean run would: each card's windows count each event once.
     txs = [parse_transaction(json.dumps(e)) for e in events]

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
@@ -19,7 +19,7 @@ from lepton_stream.stack import flink_rest, processes
 from lepton_stream.stack.job_process import job_rest, rescale_job, running_with, start_job, stop_job
 from lepton_stream.stack.processes import last_line
 from producers.simple import SimpleGenerator
-from tests.integration.conftest import publish, read_json
+from tests.integration.conftest import assert_exactly_once, publish, read_json
 
 pytestmark = pytest.mark.integration
 
@@ -123,10 +123,4 @@ def test_rescale_1_to_2_and_back_scores_each_event_exactly_once(stack, tmp_path)
     assert printed[2].startswith(f"new job {third_id} started with parallelism 1 from ")
 
     # Exactly one score per transaction, and one alert per alerting score.
-    scores = read_json(s.kafka_bootstrap, topics.scores)
-    counts = Counter(x["tx_id"] for x in scores)
-    assert set(counts) == {e["tx_id"] for e in events}
-    assert max(counts.values()) == 1, f"duplicates: {[t for t, n in counts.items() if n > 1][:5]}"
-    alerts = Counter(a["tx_id"] for a in read_json(s.kafka_bootstrap, topics.risk_alerts))
-    assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
-    assert not alerts or max(alerts.values()) == 1
+    assert_exactly_once(s, events)
