@@ -1,25 +1,41 @@
 # The two commands of the README: `make demo` and `make test`. Both set up
 # whatever is missing first (scripts/setup.sh is idempotent).
-.PHONY: setup demo test lint clean bench-producer bench-pipeline
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test unit lint typecheck format clean bench-producer bench-pipeline
 
-setup:
-	@scripts/setup.sh
+help:  ## this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-demo: setup
+setup:  ## set up everything the tests need (idempotent)
+	@scripts/setup.sh test
+
+demo:  ## the end-to-end demo on a local stack (sets up only what it needs)
+	@scripts/setup.sh demo
 	.venv/bin/lepton-stream demo
 
-test: setup
+test: setup  ## lint, type check, then every test (unit, integration, deploy, training)
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 	.venv/bin/pytest -q tests
 
-lint: setup
+unit:  ## the unit tests alone, in seconds (needs a set-up .venv)
+	.venv/bin/pytest -q tests/unit
+
+lint:  ## ruff
 	.venv/bin/ruff check .
 
-clean:
+typecheck:  ## mypy
+	.venv/bin/mypy
+
+format:  ## format the code and fix what ruff can
+	.venv/bin/ruff check --fix -q .
+	.venv/bin/ruff format .
+
+clean:  ## remove the environments and the local stack's home
 	rm -rf .venv .venv-triton .venv-train .lepton
 
-bench-producer: setup
+bench-producer: setup  ## the load generator's rate
 	.venv/bin/python -m benchmarks.producer_rate
 
-bench-pipeline: setup
+bench-pipeline: setup  ## the whole benchmark (about 25 minutes): benchmarks/results/
 	.venv/bin/lepton-stream bench

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from lepton_stream import logs
-from lepton_stream.config import Settings
+from lepton_stream.config import Settings, SettingsError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -135,7 +135,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from lepton_stream.observability.exporter import start_exporter
+    from lepton_stream.observability.metrics_http import start_exporter
     from producers.load import LoadOptions, run_load
 
     s = _settings(args)
@@ -176,6 +176,8 @@ def cmd_train(train_args: list[str]) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from lepton_stream.stack.job_process import job_args
 
+    if args.rescale is not None:
+        return _run_rescaled(args)
     argv = job_args(args.startup, args.bounded)
     if args.submit:
         import os
@@ -191,6 +193,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     from stream_jobs.scoring_job import main as job_main
 
     return job_main(argv)
+
+
+def _run_rescaled(args: argparse.Namespace) -> int:
+    """`run --rescale N`: stop the running local job with a savepoint, then run the job
+    here (in the foreground, like `run`) with parallelism N from that savepoint."""
+    import functools
+    import os
+    import threading
+
+    from lepton_stream.stack.job_process import announce_started, check_parallelism, job_args, stop_with_savepoint
+    from lepton_stream.stack.processes import StackError
+
+    say = functools.partial(print, flush=True)  # each step as it happens, also into a log file
+
+    if args.submit:
+        print("lepton-stream run: --rescale is for the local job; on a cluster: `flink stop --savepointPath DIR "
+              "JOB`, then submit again with LEPTON_PARALLELISM=N and --from-savepoint SAVEPOINT (docs/deploy.md)",
+              file=sys.stderr)
+        return 2
+    s = _settings(args)
+    try:
+        check_parallelism(s, args.rescale, say)
+        path = stop_with_savepoint(s, None, say)
+    except StackError as exc:
+        print(f"lepton-stream run --rescale: {exc}", file=sys.stderr)
+        return 1
+    os.environ["LEPTON_PARALLELISM"] = str(args.rescale)  # the job and its Python workers read it
+    threading.Thread(target=announce_started, args=(s, args.rescale, path, say), daemon=True).start()
+    from stream_jobs.scoring_job import main as job_main
+
+    return job_main(job_args(args.startup, args.bounded, path))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -228,6 +261,11 @@ def _add_oncall_commands(sub: argparse._SubParsersAction) -> None:
 def main(argv: list[str] | None = None) -> int:
     logs.configure()
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        Settings.from_env()  # every command refuses a bad LEPTON_* value before doing anything
+    except SettingsError as exc:
+        print(f"lepton-stream: {exc}", file=sys.stderr)
+        return 2
     if argv[:1] == ["train"]:  # its options belong to the training environment's parser
         return cmd_train(argv[1:])
     if argv[:2] == ["model", "build-trt"]:
@@ -287,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bounded", action="store_true", help="stop at the offsets present at start")
     p.add_argument("--submit", metavar="HOST:PORT", help="submit with `flink run -py` to the Flink cluster whose "
                    "JobManager REST endpoint this is (detached; $FLINK_CLI picks the flink command)")
+    p.add_argument("--rescale", type=int, metavar="N", help="stop the running local job (LEPTON_FLINK_REST_PORT) "
+                   "with a savepoint and run it here with parallelism N from that savepoint")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("bench", help="throughput (Flink job vs consumer loop), latency at fixed rates, memory: "
                                      "on its own stack, JSON + summary in benchmarks/results/")
@@ -317,7 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     model.add_parser("build-trt", help="build TensorRT plans (trtexec in the Triton container; GPU only)",
                      add_help=False)
     args = ap.parse_args(argv)
-    return int(args.fn(args))
+    try:
+        return int(args.fn(args))
+    except SettingsError as exc:  # a bad LEPTON_* value: one line, no traceback
+        print(f"lepton-stream: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

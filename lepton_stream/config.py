@@ -9,16 +9,31 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_type_hints
 from urllib.parse import quote
+
+from lepton_stream.features.definitions import DAY_MS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class SettingsError(ValueError):
+    """A LEPTON_* value that cannot be used: its message names the variable, the value
+    and what is allowed, in one line."""
+
+
+PipelineKind = Literal["scoring", "passthrough"]
+DeliveryGuarantee = Literal["exactly-once", "at-least-once", "none"]
+WorkerMode = Literal["process", "loopback"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+ModelConfigVariant = Literal["cpu", "gpu"]
+
+
 @dataclass(frozen=True)
 class Topics:
-    """Topic names of DESIGN.md; each one overridable (LEPTON_TOPIC_<NAME>)."""
+    """Topic names of docs/design.md; each one overridable (LEPTON_TOPIC_<NAME>)."""
 
     transactions: str = "transactions"
     fraud_labels: str = "fraud-labels"
@@ -26,7 +41,7 @@ class Topics:
     risk_alerts: str = "risk-alerts"
     pipeline_metrics: str = "pipeline-metrics"
     dlq: str = "transactions-dlq"
-    oncall_pages: str = "oncall-pages"  # the alert monitor's pages (issue 6)
+    oncall_pages: str = "oncall-pages"  # the alert monitor's pages
 
     def all(self) -> list[str]:
         return [getattr(self, f.name) for f in fields(self)]
@@ -50,16 +65,19 @@ class Settings:
     # Scoring job knobs: bigger batches amortise the Python and Triton round
     # trips, smaller bundle time bounds the latency a record waits in a batch.
     parallelism: int = 1
+    # The local job's Flink REST API (its MiniCluster), on `host`: where
+    # `lepton-stream run --rescale` finds the running job to stop it with a savepoint.
+    flink_rest_port: int = 8081
     arrow_batch_size: int = 2000
     bundle_time_ms: int = 50
     bundle_size: int = 5000
     triton_batch: int = 4096
-    python_worker_mode: str = "process"  # or "loopback": workers inside the local driver process
+    python_worker_mode: WorkerMode = "process"  # or "loopback": workers inside the local driver process
     # "scoring", or "passthrough": parse and emit a bare score per event, no Redis, no
     # Triton; the benchmark's floor of what the data plane alone costs on a machine.
-    pipeline: str = "scoring"
+    pipeline: PipelineKind = "scoring"
     checkpoint_interval_ms: int = 2000
-    delivery_guarantee: str = "exactly-once"
+    delivery_guarantee: DeliveryGuarantee = "exactly-once"
     # An open transaction of a killed job blocks read_committed readers until it is
     # aborted (the restarted job does) or times out: keep it short, above checkpoint time.
     transaction_timeout_ms: int = 60_000
@@ -79,7 +97,7 @@ class Settings:
     publish_max_ap_drop: float = 0.02
     publish_max_alert_rate_change: float = 0.5
     publish_max_auc_drop: float = 0.02
-    model_config_variant: str = "cpu"
+    model_config_variant: ModelConfigVariant = "cpu"  # gpu: each model's config.pbtxt (TensorRT)
     alert_threshold: float = 0.5
     # Plausibility of what feeds state (lepton_stream/schemas/transaction.py `Limits`):
     # beyond these an event goes to the DLQ with its reason.
@@ -89,10 +107,10 @@ class Settings:
     # Ahead of the median of the stream's latest events. At most a day: the store
     # keeps buckets a day past the widest window for late events, so an event this
     # far ahead of the others cannot make their windows lose buckets.
-    max_ahead_of_stream_ms: int = 86_400_000
-    # --- On call (issue 6): Prometheus exporters and the alert monitor. ---
+    max_ahead_of_stream_ms: int = DAY_MS
+    # --- On call: Prometheus exporters and the alert monitor. ---
     # Several Python workers of one job each try job_metrics_port, +1, ... up
-    # to metrics_port_span ports (see observability/exporter.py).
+    # to metrics_port_span ports (see observability/metrics_http.py).
     job_metrics_port: int = 9250
     producer_metrics_port: int = 9251
     stack_metrics_port: int = 9252
@@ -105,7 +123,7 @@ class Settings:
     spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
     drift_threshold: float = 0.25  # total variation distance of score histograms that pages
     baseline_minutes: int = 15
-    # --- Deployment and security (issue 7): docs/security.md -------------------
+    # --- Deployment and security: docs/security.md -------------------
     # Where each service is. Empty = `host` (the one-machine stack). In compose and
     # Kubernetes every service has its own name and `host` stays this process's
     # own bind address (metrics, monitor), e.g. 0.0.0.0.
@@ -115,7 +133,7 @@ class Settings:
     # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL, mapped for every client by
     # lepton_stream/kafka/security.py. Secrets come from files (mounted Secrets)
     # or the environment (secretKeyRef), never from the repository.
-    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: str = "SCRAM-SHA-512"
     kafka_username: str = ""
     kafka_password: str = ""
@@ -131,16 +149,25 @@ class Settings:
     # 1 on one broker; as the cluster's default.replication.factor elsewhere (prod: 3),
     # or min.insync.replicas would refuse their writes.
     kafka_replication_factor: int = 1
+    # Triton's model-repository API (load, unload, index) answers only requests that
+    # carry this key (lepton_stream/models/triton_key.py): `up` generates it, `model
+    # publish` sends it. Empty = <home>/secrets/triton-api-key; compose and Kubernetes
+    # mount it from a Secret.
+    triton_api_key_file: str = ""
     # --- end of deployment and security ---------------------------------------
     topics: Topics = field(default_factory=Topics)
 
     def __post_init__(self) -> None:
-        if not 0 < self.max_ahead_of_stream_ms <= 86_400_000:
-            raise ValueError(f"LEPTON_MAX_AHEAD_OF_STREAM_MS={self.max_ahead_of_stream_ms}: must be in 1..86400000 "
+        for name, allowed in _choices().items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise SettingsError(f"LEPTON_{name.upper()}={value!r}: must be one of {', '.join(allowed)}")
+        if not 0 < self.max_ahead_of_stream_ms <= DAY_MS:
+            raise SettingsError(f"LEPTON_MAX_AHEAD_OF_STREAM_MS={self.max_ahead_of_stream_ms}: must be in 1..{DAY_MS} "
                              "(the store's one-day slack for late events)")
         for name in ("max_amount", "max_abs_coordinate", "max_future_ms"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")
+                raise SettingsError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")
         _check_publish_margins(self)
 
     @property
@@ -166,6 +193,10 @@ class Settings:
         return f"http://{self.triton_host or self.host}:{self.triton_http_port}"
 
     @property
+    def triton_api_key_path(self) -> Path:
+        return Path(self.triton_api_key_file) if self.triton_api_key_file else self.home / "secrets" / "triton-api-key"
+
+    @property
     def run_dir(self) -> Path:
         return self.home / "run"
 
@@ -179,6 +210,11 @@ class Settings:
             raw = env.get(f"LEPTON_{f.name.upper()}")
             if raw is not None:
                 values[f.name] = _coerce(cls.__dataclass_fields__[f.name].default, raw, f.name)
+                # A choice in another case (`ssl`) is taken in its own spelling.
+                allowed = _choices().get(f.name, ())
+                spelled = [a for a in allowed if a.lower() == raw.lower()]
+                if raw not in allowed and spelled:
+                    values[f.name] = spelled[0]
         topic_values = {
             t.name: env[f"LEPTON_TOPIC_{t.name.upper()}"]
             for t in fields(Topics)
@@ -219,7 +255,7 @@ def _check_publish_margins(s: Settings) -> None:
         # NaN compares false with everything: `not` catches it with the range.
         if not 0.0 <= value < float("inf") or value > high:
             bound = f"from 0 to {high:g}" if high < float("inf") else "0 or more"
-            raise ValueError(f"LEPTON_{name.upper()}={value}: must be a number {bound}")
+            raise SettingsError(f"LEPTON_{name.upper()}={value}: must be a number {bound}")
 
 
 def _redis_url(s: Settings, redact: bool) -> str:
@@ -247,5 +283,12 @@ def _coerce(default: Any, raw: str, name: str) -> Any:
         if isinstance(default, Path):
             return Path(raw)
     except ValueError as exc:
-        raise ValueError(f"LEPTON_{name.upper()}={raw!r}: {exc}") from None
+        raise SettingsError(f"LEPTON_{name.upper()}={raw!r}: {exc}") from None
     return raw
+
+
+@lru_cache(maxsize=1)
+def _choices() -> dict[str, tuple[str, ...]]:
+    """The fields whose type is a Literal, with their allowed values."""
+    return {name: get_args(hint) for name, hint in get_type_hints(Settings).items()
+            if getattr(hint, "__origin__", None) is Literal}

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -114,7 +115,7 @@ def _drain(c: Consumer, s: Settings, sent: Sent, seen: Seen, timeout_s: float) -
         if msg.error():
             continue
         now = time.time_ns() // 1_000_000
-        body = json.loads(msg.value())
+        body = json.loads(msg.value() or b"null")
         if msg.topic() == s.topics.scores:
             seen.scores[body["tx_id"]] += 1
             if body["tx_id"] in sent.valid:
@@ -153,7 +154,7 @@ def _publish(s: Settings, sent: Sent, live: list[tuple[str, dict]], rate: float,
             bad = kinds[i % len(kinds)]
             sent.pending_malformed[i] = MALFORMED_KINDS[bad]
             p.produce(s.topics.transactions, key=key, value=malformed(bad, ev),
-                      on_delivery=lambda err, msg, i=i: on_delivery(err, msg, i))
+                      on_delivery=partial(on_delivery, idx=i))
         else:
             sent.valid[ev["tx_id"]] = time.time_ns() // 1_000_000
             p.produce(s.topics.transactions, key=key, value=json.dumps(ev).encode(), on_delivery=on_delivery)

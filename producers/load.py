@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -136,9 +137,10 @@ def _make_producer(bootstrap: str, report: LoadReport, latencies: list[float]):
             latencies.append(msg.latency() or 0.0)
 
     # acks=all + idempotence: the guarantees a bank would run with, measured as such.
-    return producer(bootstrap, on_delivery=on_delivery, **{
+    extra: dict[str, Any] = {
         "linger.ms": 10, "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000,
-        "queue.buffering.max.kbytes": 1_048_576, "compression.type": "lz4"})
+        "queue.buffering.max.kbytes": 1_048_576, "compression.type": "lz4"}
+    return producer(bootstrap, on_delivery=on_delivery, **extra)
 
 
 def _send(p, topic: str, key: bytes, value: bytes) -> None:

@@ -3,7 +3,13 @@
 # checks, Python environments, Redis (Debian), Kafka broker and Flink
 # connector jars (Maven Central). Idempotent: each step leaves a stamp named
 # by the hash of its inputs and is skipped while the stamp matches.
+#
+# Usage: scripts/setup.sh [demo|test]   (default test: everything)
+#   demo  only what `make demo` runs on: the job and Triton environments, Redis,
+#         the Kafka and Flink jars (no training environment, Prometheus or validators)
 set -euo pipefail
+TARGET=${1:-test}
+[[ $TARGET == demo || $TARGET == test ]] || { echo "setup: usage: $0 [demo|test]" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PYTHON=${PYTHON:-python3.11}
@@ -26,6 +32,7 @@ command -v "$PYTHON" >/dev/null || die "$PYTHON not found (Python 3.11 is requir
 command -v java >/dev/null || die "java not found (Java 17+ is required for Kafka and Flink)"
 JAVA_MAJOR=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
 [[ ${JAVA_MAJOR%%.*} -ge 17 ]] || die "Java 17+ required, found ${JAVA_MAJOR:-unknown}"
+command -v javac >/dev/null || die "javac not found (a JDK 17+, not only a JRE: it builds the Flink loopback patch)"
 command -v mvn >/dev/null || die "mvn not found (Maven fetches the Kafka and Flink connector jars)"
 
 # --- Python environments -------------------------------------------------
@@ -45,9 +52,11 @@ make_venv() {  # dir lockfile extra-install-args...
 }
 make_venv "$ROOT/.venv" requirements/job.lock -e .
 make_venv "$ROOT/.venv-triton" requirements/triton.lock
-make_venv "$ROOT/.venv-train" requirements/train.lock
-# Training imports lepton_stream from this checkout without its serving dependencies.
-echo "$ROOT" > "$(echo "$ROOT"/.venv-train/lib/python3.11/site-packages)/lepton_stream_checkout.pth"
+if [[ $TARGET == test ]]; then
+  make_venv "$ROOT/.venv-train" requirements/train.lock
+  # Training imports lepton_stream from this checkout without its serving dependencies.
+  echo "$ROOT" > "$(echo "$ROOT"/.venv-train/lib/python3.11/site-packages)/lepton_stream_checkout.pth"
+fi
 
 # --- Debian packages: Redis, Prometheus (server + promtool) ----------------------
 apt_install() {  # package=version-pin
@@ -71,8 +80,10 @@ command -v redis-server >/dev/null || apt_install "redis-server=$REDIS_PIN"
 redis-server --version | grep -q 'v=7\.' || die "redis-server 7.x required: $(redis-server --version)"
 # Prometheus: the local stack's server and promtool for the rule unit tests.
 PROMETHEUS_PIN='2.42.0+ds-5+deb12u1'
-command -v promtool >/dev/null || apt_install "prometheus=$PROMETHEUS_PIN"
-promtool --version 2>&1 | grep -q 'version 2\.42\.' || die "promtool 2.42 required: $(promtool --version 2>&1 | head -1)"
+if [[ $TARGET == test ]]; then
+  command -v promtool >/dev/null || apt_install "prometheus=$PROMETHEUS_PIN"
+  promtool --version 2>&1 | grep -q 'version 2\.42\.' || die "promtool 2.42 required: $(promtool --version 2>&1 | head -1)"
+fi
 
 # --- Kafka broker and Flink connector jars (Maven Central) ---------------------
 fetch_jars() {  # name pom
@@ -90,8 +101,13 @@ fetch_jars() {  # name pom
 }
 fetch_jars kafka lepton_stream/stack/maven/kafka.pom.xml
 fetch_jars flink lepton_stream/stack/maven/flink-connector.pom.xml
+# Flink's Python workers' Beam servers on loopback (built once per source and jar).
+LEPTON_LIB_DIR=$HOME_DIR/lib "$ROOT/.venv/bin/python" -m lepton_stream.stack.flink_patch >/dev/null \
+  || die "building the Flink loopback patch failed"
 
 # --- deployment validators (tests/deploy: compose, Dockerfiles, k8s manifests) ---
-LEPTON_HOME=$HOME_DIR PYTHON=$PYTHON scripts/setup_validators.sh
+if [[ $TARGET == test ]]; then
+  LEPTON_HOME=$HOME_DIR PYTHON=$PYTHON scripts/setup_validators.sh
+fi
 
-say "ready"
+say "ready ($TARGET)"

@@ -35,17 +35,17 @@ import os
 import statistics
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import faust
-from faust.types import EventT
+from faust.types import EventT, StreamT, TableT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.security import faust_credentials
 from lepton_stream.observability import metrics as m
-from lepton_stream.observability.exporter import write_target
+from lepton_stream.observability.metrics_http import write_target
 from lepton_stream.oncall.detection import (
     SCORE_BINS,
     Page,
@@ -86,12 +86,11 @@ def create_app(s: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         web_application_options={"middlewares": [security_headers]},
     )
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
-    alerts_topic = app.topic(s.topics.risk_alerts, **raw)
-    metrics_topic = app.topic(s.topics.pipeline_metrics, **raw)
-    pages_topic = app.topic(s.topics.oncall_pages, **raw)
+    alerts_topic = app.topic(s.topics.risk_alerts, key_serializer="raw", value_serializer="raw")
+    metrics_topic = app.topic(s.topics.pipeline_metrics, key_serializer="raw", value_serializer="raw")
+    pages_topic = app.topic(s.topics.oncall_pages, key_serializer="raw", value_serializer="raw")
 
-    def table(name: str, default: Any = int) -> faust.Table:
+    def table(name: str, default: Any = int) -> TableT:
         return app.Table(name, default=default, partitions=s.partitions, key_type=str, value_type=None)
 
     severity_t = table("alerts-minute-severity")
@@ -149,7 +148,7 @@ def create_app(s: Settings) -> faust.App:
                 del t[key]
 
     @app.agent(alerts_topic)
-    async def count_alerts(stream: faust.Stream) -> None:
+    async def count_alerts(stream: StreamT) -> None:
         async for event in stream.events():
             try:
                 alert = parse_alert(event.value)
@@ -178,7 +177,7 @@ def create_app(s: Settings) -> faust.App:
             prune(minute, part)
 
     @app.agent(metrics_topic)
-    async def watch_pipeline(stream: faust.Stream) -> None:
+    async def watch_pipeline(stream: StreamT) -> None:
         async for event in stream.events():
             try:
                 task = parse_metrics(event.value)
@@ -207,7 +206,7 @@ def create_app(s: Settings) -> faust.App:
         # Recovery also "completes" on an empty assignment (a rebalance still in
         # progress): ready only once this instance owns the alerts topic too.
         assigned = {tp.topic for tp in app.consumer.assignment()}
-        recovered = (app.tables.recovery.completed.is_set() and not app.rebalancing and not app.in_recovery
+        recovered = (cast(Any, app.tables).recovery.completed.is_set() and not app.rebalancing and not app.in_recovery
                      and s.topics.risk_alerts in assigned)
         body = {"status": "ok" if recovered else "recovering", "app": s.monitor_app_id,
                 "tables_recovered": recovered, "alert_minutes": len(hist_t), "pages": len(pages_t)}

@@ -13,14 +13,20 @@ import argparse
 import sys
 import time
 from collections import defaultdict
+from typing import cast
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import client_security
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 from lepton_stream.pipeline import RawRecord, build_pipeline
+
+
+def _raw(m: Message) -> RawRecord:
+    # A message without an error always has its topic, partition and offset.
+    return RawRecord(m.key(), m.value(), cast(str, m.topic()), cast(int, m.partition()), cast(int, m.offset()))
 
 
 def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0, idle_stop_s: float = 5.0,
@@ -64,7 +70,7 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
                     commit()
                 continue
             idle_since = time.monotonic()
-            records = [RawRecord(m.key(), m.value(), m.topic(), m.partition(), m.offset()) for m in msgs]
+            records = [_raw(m) for m in msgs]
             batch = pipeline.run(records)
             for stage, seconds in getattr(batch, "stage_s", {}).items():
                 stage_s[stage] += seconds
@@ -75,8 +81,8 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
             for out in batch.out:
                 producer.produce(out.topic, key=out.key, value=out.value)
             producer.poll(0)
-            for m in msgs:
-                offsets[(m.topic(), m.partition())] = m.offset() + 1
+            for r in records:
+                offsets[(r.topic, r.partition)] = r.offset + 1
             if time.monotonic() - opened_at >= commit_interval_s:
                 commit()
             stage_s["kafka produce + commit"] += time.perf_counter() - t0

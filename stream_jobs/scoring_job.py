@@ -4,18 +4,21 @@ Reads top to bottom as the data flows. Flink moves bytes between Kafka and
 one vectorised (pandas) Python function; all per-event work happens in that
 function a batch at a time (parse, Redis features, one Triton request),
 because per-record PyFlink Python state runs at only 500-4,000 events/s here
-(FINDINGS.md). The function returns, per input record, the list of output
+when measured on two cores. The function returns, per input record, the list of output
 records it produced, each as `topic \\x01 key \\x01 value`; SQL unnests them
 into one Kafka sink that writes to the topic named in each row.
 
-Run: `python -m stream_jobs.scoring_job [--startup group|earliest|latest|timestamp:<ms>] [--bounded]`
+Run: `python -m stream_jobs.scoring_job [--startup group|earliest|latest|timestamp:<ms>] [--bounded]
+[--from-savepoint PATH]`
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+from pathlib import Path
 
 import pandas as pd
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
@@ -66,7 +69,50 @@ def startup_options(startup: str) -> str:
     return f"'scan.startup.mode' = '{modes[startup]}', 'properties.auto.offset.reset' = 'earliest'"
 
 
-def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
+def latest_checkpoint(root: Path) -> Path | None:
+    """The newest complete checkpoint under `root` (`<job id>/chk-<n>/_metadata`, which
+    Flink writes last), or None."""
+    done = [m.parent for m in root.glob("*/chk-*/_metadata")]
+    return max(done, key=lambda p: p.stat().st_mtime) if done else None
+
+
+def control_options(s: Settings, target: str, from_savepoint: str | None, startup: str = "group") -> dict[str, str]:
+    """Job control (docs/deploy.md "Rescaling"): the local job's REST API on a known
+    port, so that `lepton-stream run --rescale` can find it; the savepoint to start from.
+
+    A local job also keeps its latest checkpoint on disk, and a job that resumes
+    (`--startup group`) starts from it: the Kafka offsets Flink commits to the group
+    after a checkpoint are only a hint (a crash between the sink's commit and the
+    offsets' would replay committed records), the checkpoint is exact."""
+    out: dict[str, str] = {}
+    if target == "local":
+        root = s.home / "checkpoints" / s.consumer_group
+        out |= {"execution.checkpointing.dir": root.resolve().as_uri(),
+                "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+                "execution.checkpointing.num-retained": "2"}
+        latest = latest_checkpoint(root) if startup == "group" and not from_savepoint else None
+        if latest is not None:
+            out["execution.state-recovery.path"] = str(latest)
+            logs.get("lepton.job").info("resuming from the latest checkpoint", extra={"checkpoint": str(latest)})
+            for old in root.iterdir():  # earlier jobs' checkpoints: superseded by this one
+                if old.is_dir() and old != latest.parent:
+                    shutil.rmtree(old, ignore_errors=True)
+    if target == "local":  # a cluster's client (`flink run`) reaches the cluster's own REST API
+        from lepton_stream.stack.processes import port_free
+
+        if not port_free(s.host, s.flink_rest_port):
+            raise SystemExit(f"the job's REST port {s.flink_rest_port} on {s.host} is taken (another job "
+                             "running?): set LEPTON_FLINK_REST_PORT")
+        out |= {"rest.port": str(s.flink_rest_port), "rest.bind-address": s.host}
+    if from_savepoint:
+        # (Flink 2's name for execution.savepoint.path.) Without ignore-unclaimed-state
+        # (allowNonRestoredState): state that no operator takes fails the start
+        # instead of being dropped.
+        out["execution.state-recovery.path"] = from_savepoint
+    return out
+
+
+def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None = None) -> TableEnvironment:
     connector = s.lib_dir / "flink"
     jars = sorted(connector.glob("flink-sql-connector-kafka-*.jar"))
     if not jars:
@@ -76,7 +122,22 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
     # so parallel subtasks share one interpreter lock; "process" gives each its own
     # worker process, as a cluster does.
     os.environ.setdefault("_python_worker_execution_mode", s.python_worker_mode)
-    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    # --- Network (docs/security.md): the local MiniCluster's servers bind `host` only,
+    # the Beam servers of its Python workers loopback, and its REST API takes no jar
+    # uploads. Before PyFlink's first use: the gateway JVM and worker pool start then.
+    from pyflink.common import Configuration
+
+    from lepton_stream.stack.flink_network import prepare_local_job
+
+    network = prepare_local_job(s)
+    env_settings = EnvironmentSettings.new_instance().in_streaming_mode()
+    if network is not None:  # not a cluster's client
+        local = Configuration()
+        for k, v in network.items():
+            local.set_string(k, v)
+        env_settings = env_settings.with_configuration(local)
+    t_env = TableEnvironment.create(env_settings.build())
+    # --- end of network ---
     conf = t_env.get_config()
     for k, v in {
         "pipeline.name": "lepton-scoring",
@@ -88,24 +149,32 @@ def build(s: Settings, startup: str, bounded: bool) -> TableEnvironment:
         "python.fn-execution.bundle.size": str(s.bundle_size),
         "execution.checkpointing.interval": f"{s.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
+        **control_options(s, conf.get("execution.target", ""), from_savepoint, startup),
     }.items():
         conf.set(k, v)
 
-    # 1. Source: the raw bytes of `transactions` and `fraud-labels`, with where each record came from.
-    t_env.execute_sql(f"""
-        CREATE TABLE inputs (
-            k BYTES, v BYTES,
-            `topic` STRING METADATA VIRTUAL,
-            `partition` INT METADATA VIRTUAL,
-            `offset` BIGINT METADATA VIRTUAL
-        ) WITH ({kafka_options(s)},
-            'topic' = '{s.topics.transactions};{s.topics.fraud_labels}',
-            'properties.group.id' = '{s.consumer_group}',
-            'properties.isolation.level' = 'read_committed',
-            {startup_options(startup)},
-            {"'scan.bounded.mode' = 'latest-offset'," if bounded else ""}
-            'key.format' = 'raw', 'key.fields' = 'k',
-            'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
+    # 1. Sources: the raw bytes of `transactions` and `fraud-labels`, with where each record came from.
+    # One source per topic: restored at another parallelism (a rescale, docs/deploy.md), a
+    # source gives each new subtask an equal, contiguous share of its saved partition list;
+    # with both topics in one list, one subtask's share could be all of `transactions`.
+    for table, topic in (("transactions_in", s.topics.transactions), ("labels_in", s.topics.fraud_labels)):
+        t_env.execute_sql(f"""
+            CREATE TABLE {table} (
+                k BYTES, v BYTES,
+                `topic` STRING METADATA VIRTUAL,
+                `partition` INT METADATA VIRTUAL,
+                `offset` BIGINT METADATA VIRTUAL
+            ) WITH ({kafka_options(s)},
+                'topic' = '{topic}',
+                'properties.group.id' = '{s.consumer_group}',
+                'properties.isolation.level' = 'read_committed',
+                {startup_options(startup)},
+                {"'scan.bounded.mode' = 'latest-offset'," if bounded else ""}
+                'key.format' = 'raw', 'key.fields' = 'k',
+                'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
+    columns = "k, v, `topic`, `partition`, `offset`"
+    t_env.execute_sql(f"CREATE TEMPORARY VIEW inputs AS SELECT {columns} FROM transactions_in "
+                      f"UNION ALL SELECT {columns} FROM labels_in")
 
     # 2. Sink: one table over every output topic; each row names its topic.
     outputs = [s.topics.scores, s.topics.risk_alerts, s.topics.dlq, s.topics.pipeline_metrics]
@@ -144,11 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scoring_job", description=__doc__.splitlines()[0])
     ap.add_argument("--startup", default="group", help="group | earliest | latest | timestamp:<ms>")
     ap.add_argument("--bounded", action="store_true", help="stop at the end offsets present at start")
+    ap.add_argument("--from-savepoint", metavar="PATH", help="start from this savepoint (a rescale: docs/deploy.md)")
     args = ap.parse_args(argv)
     logs.configure()
     s = Settings.from_env()
-    t_env = build(s, args.startup, args.bounded)
+    t_env = build(s, args.startup, args.bounded, args.from_savepoint)
     logs.get("lepton.job").info("job starting", extra={"startup": args.startup, "bounded": args.bounded,
+                                                     "from_savepoint": args.from_savepoint,
+                                                     "parallelism": s.parallelism,
                                                      "group": s.consumer_group, "guarantee": s.delivery_guarantee})
     t_env.execute_sql(INSERT).wait()
     return 0

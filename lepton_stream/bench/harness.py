@@ -8,16 +8,14 @@ import json
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import redis
-from confluent_kafka import TopicPartition
 
 from lepton_stream.config import Settings, Topics
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import consumer
+from lepton_stream.kafka.clients import read_until_idle
 from lepton_stream.stack import manager
 from lepton_stream.stack.processes import free_ports, group_pids, rss_mb
 
@@ -25,15 +23,8 @@ from lepton_stream.stack.processes import free_ports, group_pids, rss_mb
 @contextlib.contextmanager
 def bench_stack(**overrides) -> Iterator[Settings]:
     """Kafka, Redis and Triton on free ports under a temporary home; stopped by PID after."""
-    with tempfile.TemporaryDirectory(prefix="lepton-bench-") as home:
-        k, kc, r, th, tg, tm = free_ports(6)
-        s = Settings.from_env(None, home=Path(home), kafka_port=k, kafka_controller_port=kc, redis_port=r,
-                              triton_http_port=th, triton_grpc_port=tg, triton_metrics_port=tm, **overrides)
-        manager.up(s)
-        try:
-            yield s
-        finally:
-            manager.down(s)
+    with manager.private_stack(None, None, **overrides) as s:
+        yield s
 
 
 def with_topics(s: Settings, prefix: str, **changes) -> Settings:
@@ -47,19 +38,8 @@ def with_topics(s: Settings, prefix: str, **changes) -> Settings:
 
 
 def read_all(s: Settings, topic: str, idle_s: float = 2.0) -> list[dict]:
-    """Every committed record of `topic` (read_committed), until `idle_s` without one."""
-    c = consumer(s.kafka_bootstrap, f"bench-read-{uuid.uuid4().hex[:6]}")
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out: list[dict] = []
-    idle_since = time.monotonic()
-    while time.monotonic() - idle_since < idle_s:
-        batch = c.consume(5000, timeout=0.5)
-        if batch:
-            idle_since = time.monotonic()
-        out += [json.loads(m.value()) for m in batch if m.error() is None]
-    c.close()
-    return out
+    """Every committed record of `topic` as JSON, until `idle_s` without one."""
+    return [json.loads(m.value() or b"null") for m in read_until_idle(s.kafka_bootstrap, topic, idle_s)]
 
 
 class PeakRss:
@@ -114,7 +94,7 @@ def rss_by_role(pgid: int) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def private_redis() -> Iterator[tuple[str, redis.Redis]]:
+def private_redis() -> Iterator[tuple[str, Any]]:  # Any: see RedisWindowStore._redis
     """A fresh redis-server of our own (no persistence) on a free port, stopped by PID:
     (its URL, a client)."""
     import subprocess

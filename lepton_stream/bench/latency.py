@@ -43,7 +43,7 @@ class _Reader:
         while not self._stop.is_set():
             for m in self._c.consume(5000, timeout=0.2):
                 if m.error() is None:
-                    self.rows.append((m.topic(), orjson.loads(m.value()), time.time_ns() // 1_000_000))
+                    self.rows.append((str(m.topic()), orjson.loads(m.value() or b"null"), time.time_ns() // 1_000_000))
 
     def close(self) -> None:
         self._stop.set()

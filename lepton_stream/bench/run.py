@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lepton_stream.bench import latency, saturation, store_cpu, store_memory
+from lepton_stream.bench import latency, plots, saturation, store_cpu, store_memory
 from lepton_stream.bench.harness import bench_stack, server_rss_mb
 from lepton_stream.config import REPO_ROOT
 
@@ -98,6 +98,8 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
     saturation.write(result, opts.out)
     summary = summarize(result)
     opts.out.with_suffix(".md").write_text(summary)
+    for path in plots.write_plots(result, opts.out):
+        say(f"bench: wrote {path}")
     return result
 
 

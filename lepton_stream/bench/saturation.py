@@ -14,6 +14,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from lepton_stream.bench.harness import PeakRss, read_all, with_topics
 from lepton_stream.config import Settings
@@ -35,8 +36,8 @@ def backlog(n: int) -> list[dict]:
 
 
 def publish(s: Settings, events: list[dict], prefix: str) -> None:
-    p = producer(s.kafka_bootstrap, **{"linger.ms": 20, "batch.size": 1_000_000,
-                                       "queue.buffering.max.messages": 2_000_000})
+    extra: dict[str, Any] = {"linger.ms": 20, "batch.size": 1_000_000, "queue.buffering.max.messages": 2_000_000}
+    p = producer(s.kafka_bootstrap, **extra)
     for e in events:
         ev = {**e, "tx_id": f"{prefix}-{e['tx_id']}", "card_id": f"{prefix}-{e['card_id']}",
               "terminal_id": f"{prefix}-{e['terminal_id']}"}

@@ -21,9 +21,8 @@ falls and answered with a direct range sum, which is the definition itself.
 
 from __future__ import annotations
 
-from lepton_stream.features.definitions import MultiWindowView
+from lepton_stream.features.definitions import DAY_MS, MultiWindowView
 
-DAY_MS = 86_400_000
 # How many days of transactions share one `seen` hash (see above).
 CARD_SEEN_PERIOD_MS = DAY_MS
 TERMINAL_SEEN_PERIOD_MS = 7 * DAY_MS

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import redis
@@ -52,7 +53,9 @@ _EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma l
 
 class RedisWindowStore:
     def __init__(self, url: str, *, socket_timeout: float = 5.0, replay_horizon_s: int = 7 * 86_400) -> None:
-        self._redis = redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
+        # Any: redis-py types its sync and asyncio clients with one signature (`Awaitable[T] | T`).
+        self._redis: Any = redis.Redis.from_url(url, socket_timeout=socket_timeout,
+                                                socket_connect_timeout=socket_timeout)
         self._replay_horizon_s = replay_horizon_s
         self._scripts = {
             "card": card_script(CARD_WINDOWS, PROFILE_FIELDS),
@@ -69,7 +72,7 @@ class RedisWindowStore:
     def terminal_key(terminal_id: str, suffix: str) -> str:
         return f"lepton:{{t:{terminal_id}}}:{suffix}"
 
-    def _run(self, calls: list[tuple[str, list]]) -> list:
+    def _run(self, calls: Sequence[tuple[str, tuple[list[str], list[Any]]]]) -> list:
         """One pipelined round trip of EVALSHA calls; scripts missing (a restarted
         Redis) are loaded and the batch sent again, which idempotence makes safe.
 
@@ -78,7 +81,8 @@ class RedisWindowStore:
         the scripts themselves at batch sizes in the thousands."""
         for attempt in (0, 1):
             conn = self._redis.connection_pool.get_connection()
-            replies, error = [], None
+            replies: list = []
+            error: Exception | None = None
             try:
                 # In chunks, each sent before the previous one's replies are read: the
                 # scripts of one chunk run while this process packs the next.
@@ -125,7 +129,7 @@ class RedisWindowStore:
         try:
             for start in range(0, len(claims), _CHUNK * 4):
                 conn.send_packed_command([b"".join(
-                    pack_command(("SET", f"lepton:{{x:{c.tx_id}}}", f"{c.fingerprint}|{c.source}", "NX", "GET",
+                    pack_command(("SET", f"lepton:{{x:{c.tx_id}}}", f"{c.fingerprint}|{c.source}", "NX", "GET",  # type: ignore[arg-type]
                                   "EX", ttl)) for c in claims[start:start + _CHUNK * 4])], check_health=False)
             replies = [conn.read_response() for _ in claims]
         except BaseException:
@@ -160,21 +164,21 @@ class RedisWindowStore:
         # Parsed in bulk: every card answer has the same 2nc + 3 + npf fields, empty ones unknown.
         width = 2 * nc + 3 + npf
         blob = _EMPTY.sub(b",nan", b",".join(replies[0::2]).replace(b"|", b","))
-        card = np.fromstring(blob, sep=",").reshape(n, width) if n else np.zeros((0, width))
-        term = np.fromstring(b",".join(replies[1::2]), sep=",").reshape(n, 2 * nt) if n else np.zeros((0, 2 * nt))
-        card_count, card_sum = card[:, :nc].astype(np.int64), card[:, nc:2 * nc].astype(np.int64)
-        prev = card[:, 2 * nc:2 * nc + 3]
-        profiles = card[:, 2 * nc + 3:]
+        cards = np.fromstring(blob, sep=",").reshape(n, width) if n else np.zeros((0, width))
+        terms = np.fromstring(b",".join(replies[1::2]), sep=",").reshape(n, 2 * nt) if n else np.zeros((0, 2 * nt))
+        card_count, card_sum = cards[:, :nc].astype(np.int64), cards[:, nc:2 * nc].astype(np.int64)
+        prev = cards[:, 2 * nc:2 * nc + 3]
+        profiles = cards[:, 2 * nc + 3:]
         defaults = np.array([DEFAULT_PROFILE[f] for f in PROFILE_FIELDS])
         profiles = np.where(np.isnan(profiles), defaults, profiles)
-        t_count, t_frauds = term[:, :nt].astype(np.int64), term[:, nt:].astype(np.int64)
+        t_count, t_frauds = terms[:, :nt].astype(np.int64), terms[:, nt:].astype(np.int64)
         agg = Aggregates(card_count, card_sum, prev[:, 0], prev[:, 1], prev[:, 2], t_count, t_frauds)
         return agg, profiles
 
     def apply_labels(self, labels: Sequence[LabelFacts]) -> list[int]:
         """1 applied, 0 duplicate, 2 transaction not seen yet (kept, applied when it arrives)."""
         ttl = TERMINAL_WINDOWS.ttl_s
-        calls = []
+        calls: list[tuple[str, tuple[list[str], list[Any]]]] = []
         for lab in labels:
             term = f"lepton:{{t:{lab.terminal_id}}}:"
             calls.append(("label", ([term + "win", term + "idx", term + "pending"], [lab.tx_id, ttl, term + "seen:"])))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 DAY_BUCKETS = 24
 
 
@@ -29,7 +31,7 @@ class MultiWindowView:
     def bucket_of(self, ts_ms: int) -> int:
         return ts_ms // self.bucket_ms
 
-    def bounds(self, bucket: int, days: int) -> tuple[int, int]:
+    def bounds(self, bucket: Any, days: int) -> tuple[Any, Any]:  # an int, or a numpy array of them
         """Inclusive (lo, hi) bucket range of the `days` window of an event in `bucket`."""
         if self.delay_days == 0:
             return bucket - DAY_BUCKETS * days + 1, bucket

@@ -9,9 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from lepton_stream.features.aggregates import Aggregates
-from lepton_stream.features.definitions import CARD_WINDOWS, FRAUD_FEATURES, NO_PREVIOUS_S
-
-DAY_MS = 86_400_000
+from lepton_stream.features.definitions import CARD_WINDOWS, DAY_MS, FRAUD_FEATURES, NO_PREVIOUS_S
 
 
 def fraud_feature_matrix(amount: np.ndarray, ts_ms: np.ndarray, channel: np.ndarray, x: np.ndarray,

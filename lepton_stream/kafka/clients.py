@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from lepton_stream.config import Settings
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
@@ -45,3 +47,23 @@ def consumer(bootstrap: str, group: str, *, security: Mapping[str, str] | None =
     }
     conf.update(extra)
     return Consumer(conf)
+
+
+def read_until_idle(bootstrap: str, topic: str, idle_s: float = 2.0, **extra: Any) -> list[Message]:
+    """Every record of `topic` from its start (read_committed unless `extra` says
+    otherwise), until `idle_s` pass without one: what tests, the benchmark and the
+    views use to see what was written. Its group is throwaway and never commits."""
+    c = consumer(bootstrap, f"lepton-read-{uuid.uuid4().hex[:8]}", **extra)
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        c.assign([TopicPartition(topic, p, 0) for p in parts])
+        out: list[Message] = []
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < idle_s:
+            batch = c.consume(5000, timeout=0.5)
+            if batch:
+                idle_since = time.monotonic()
+            out += [m for m in batch if m.error() is None]
+        return out
+    finally:
+        c.close()

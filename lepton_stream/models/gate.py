@@ -74,7 +74,8 @@ class HeldOut:
 def world_key() -> str:
     h = hashlib.sha256(json.dumps([asdict(WORLD), SCORED_FROM_DAY]).encode())
     for name in _WORLD_CODE:
-        origin = Path(str(importlib.util.find_spec(name).origin))
+        spec = importlib.util.find_spec(name)
+        origin = Path(str(spec.origin if spec else name))
         # a package: all its modules
         for path in sorted(origin.parent.glob("*.py")) if origin.name == "__init__.py" else [origin]:
             h.update(f"{name}/{path.name}".encode() + b"\0" + path.read_bytes())

@@ -22,7 +22,7 @@ import onnxruntime as ort
 
 from lepton_stream.config import Settings
 from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
-from lepton_stream.models import gate
+from lepton_stream.models import gate, triton_key
 
 SERVING_MODEL = Path(__file__).resolve().parent.parent / "serving" / "triton_onnx_model.py"
 MODELS = {  # name -> (features, output, metrics key in the training report)
@@ -57,7 +57,14 @@ def validate_onnx(path: Path, n_features: int, output: str) -> None:
 
 
 def _triton(s: Settings, method: str, path: str) -> tuple[int, str]:
-    req = urllib.request.Request(f"{s.triton_http}{path}", method=method, data=b"{}" if method == "POST" else None)
+    headers = {}
+    if path.startswith("/v2/repository/"):  # load/unload: only with the key (docs/security.md)
+        try:
+            headers[triton_key.HEADER] = triton_key.read_key(s)
+        except ValueError as exc:  # a refusal like Triton's own: the caller rolls back
+            return 0, f"no key for Triton's model-repository API: {exc}"
+    req = urllib.request.Request(f"{s.triton_http}{path}", method=method, data=b"{}" if method == "POST" else None,
+                                 headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=120) as resp:
             return resp.status, resp.read().decode()

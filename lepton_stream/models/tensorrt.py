@@ -30,8 +30,11 @@ def plan_jobs(repo: Path) -> list[tuple[Path, Path, str, int, int]]:
         text = config.read_text()
         if not re.search(r'platform:\s*"tensorrt_plan"', text):
             continue
-        max_batch = int(re.search(r"max_batch_size:\s*(\d+)", text).group(1))
+        batch_m = re.search(r"max_batch_size:\s*(\d+)", text)
         m = re.search(r'input\s*\[\s*\{\s*name:\s*"([^"]+)".*?dims:\s*\[\s*(\d+)\s*\]', text, re.S)
+        if batch_m is None or m is None:
+            raise SystemExit(f"{config}: no max_batch_size or input dims")
+        max_batch = int(batch_m.group(1))
         name, n_features = m.group(1), int(m.group(2))
         version_dirs = sorted((p for p in config.parent.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
         if version_dirs and (version_dirs[-1] / "model.onnx").exists():

@@ -46,7 +46,7 @@ LAST_EVENT = Gauge("lepton_last_event_timestamp_seconds", "Wall time the pipelin
 MODEL = Info("lepton_model", "Model version the pipeline last scored with", ["model"])
 MODEL_VERSION = Gauge("lepton_model_version", "Model version the pipeline last scored with (number)", ["model"])
 
-# --- producers/load generator ---------------------------------------------------
+# --- the load generator (producers) ---------------------------------------------------
 PRODUCER_SENT = Counter("lepton_producer_sent", "Events the load generator handed to Kafka", ["topic"])
 PRODUCER_DELIVERED = Counter("lepton_producer_delivered", "Events the broker acknowledged")
 PRODUCER_ERRORS = Counter("lepton_producer_errors", "Events the broker refused or that timed out")

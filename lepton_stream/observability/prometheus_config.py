@@ -3,7 +3,7 @@ written for compose/k8s service names) rendered with this machine's ports.
 
 Same job names, same rule file. Processes whose port is chosen at start (the
 job's workers, the producer, the monitor) are found through the file_sd target
-files they write (observability/exporter.py); the stack exporter and Triton
+files they write (observability/metrics_http.py); the stack exporter and Triton
 have fixed ports.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lepton_stream.config import REPO_ROOT, Settings
-from lepton_stream.observability.exporter import targets_dir
+from lepton_stream.observability.metrics_http import targets_dir
 
 MONITORING = REPO_ROOT / "monitoring" / "prometheus"
 REPO_CONFIG = MONITORING / "prometheus.yml"

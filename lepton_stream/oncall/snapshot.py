@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -98,7 +98,7 @@ def _task(rec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def hhmm(minute: object) -> str:
-    return time.strftime("%H:%M", time.gmtime(int(minute) * 60)) if _is_number(minute) else "?"  # type: ignore[arg-type]
+    return time.strftime("%H:%M", time.gmtime(int(cast(float, minute)) * 60)) if _is_number(minute) else "?"
 
 
 def num(x: object) -> str:

@@ -14,7 +14,7 @@ from lepton_stream.scoring.base import Scores
 @dataclass(frozen=True)
 class RawRecord:
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone
     topic: str
     partition: int
     offset: int

@@ -64,7 +64,7 @@ class MetricsStage:
             batch.out.append(OutRecord(topics.pipeline_metrics, self.task_id.encode(), self._record(now),
                                        len(batch.records) - 1))
             self._reset(now)
-        observe_batch(batch, topics, now)  # Prometheus (issue 6)
+        observe_batch(batch, topics, now)  # Prometheus
         return batch
 
     def _record(self, now: float) -> bytes:
@@ -93,7 +93,7 @@ def kafka_lag(bootstrap: str) -> Lag:
     """Lag = the partition's end offset minus the next offset to read."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from lepton_stream.kafka.clients import client_security  # SASL/TLS from LEPTON_* (issue 7)
+    from lepton_stream.kafka.clients import client_security  # SASL/TLS from LEPTON_*
 
     client = Consumer({"bootstrap.servers": bootstrap, "group.id": "lepton-lag-probe", "log_level": 0,
                        **client_security()})

@@ -55,7 +55,7 @@ def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndar
 
 def build_pipeline(settings: Settings) -> ScoringPipeline:
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
-    from lepton_stream.observability.exporter import start_exporter
+    from lepton_stream.observability.metrics_http import start_exporter
     from lepton_stream.scoring.triton_client import TritonScorer
 
     # Each process running a pipeline (a Flink Python worker, the consumer loop) serves /metrics.

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class LabelStage:
         for i, rec in enumerate(batch.records):
             if rec.topic != self.settings.topics.fraud_labels:
                 continue
-            label = _parse_safely(lambda rec=rec: parse_label(rec.value))
+            label = _parse_safely(partial(parse_label, rec.value))
             if isinstance(label, InvalidEvent):
                 batch.out.append(_dlq(self.settings, rec, label, i))
             elif isinstance(label, Label) and label.is_fraud:
@@ -89,7 +90,7 @@ class ParseStage:
         for i, rec in enumerate(batch.records):
             if rec.topic != self.settings.topics.transactions:
                 continue
-            tx = _parse_safely(lambda rec=rec: parse_transaction(rec.value, self.limits, now))
+            tx = _parse_safely(partial(parse_transaction, rec.value, self.limits, now))
             if isinstance(tx, Transaction):
                 parsed.append((i, tx))
             else:

@@ -53,7 +53,7 @@ class Alert:
     event_ts: int
     alert_ts: int
     schema_version: int = 1
-    # Added for on call (issue 6): the alert monitor counts alerts per merchant.
+    # Added for on call: the alert monitor counts alerts per merchant.
     # Last and defaulted, so positional construction and v1 readers are unaffected.
     merchant_id: str = ""
 
@@ -104,9 +104,10 @@ class DlqRecord:
         kept = raw[:DLQ_ORIGINAL_MAX_BYTES]
         try:
             # A cut through a multi-byte character is not binary: drop the partial one.
-            text: str | None = kept.decode("utf-8", errors="strict" if len(kept) == len(raw) else "ignore")
-            if len(kept) < len(raw) and len(text.encode()) < len(kept) - 3:
+            decoded = kept.decode("utf-8", errors="strict" if len(kept) == len(raw) else "ignore")
+            if len(kept) < len(raw) and len(decoded.encode()) < len(kept) - 3:
                 raise UnicodeDecodeError("utf-8", kept, 0, 1, "not text")
+            text: str | None = decoded
         except UnicodeDecodeError:
             text = None
         if self.original is None:

@@ -36,7 +36,7 @@ def _digits(run: str) -> str:
 def _pan_shaped(d: str) -> bool:
     # Card networks issue numbers starting with 1 to 6 (UATP, Amex, Visa, Mastercard,
     # Discover, UnionPay...); 13-digit epoch milliseconds (2001..2286) start with 1,
-    # and no network issues 13-digit numbers there.
+    # and no network gives out 13-digit numbers there.
     return (13 <= len(d) <= 19 and d[0] in "123456" and luhn_valid(d)
             and not (len(d) == 13 and d[0] == "1"))
 

@@ -32,10 +32,11 @@ class TritonScorer:
     def versions(self, refresh: bool = False) -> dict[str, str]:
         if refresh or not self._versions or time.monotonic() - self._resolved_at > self._refresh_s:
             found = {}
-            index = self._client.get_model_repository_index(as_json=True).get("models", [])
             for model in (FRAUD_MODEL, CREDIT_MODEL):
-                ready = [int(m["version"]) for m in index if m.get("name") == model and m.get("state") == "READY"
-                         and m.get("version", "").isdigit()]
+                # A model's metadata lists the versions it serves. Not the repository
+                # index: that API needs the key only `model publish` holds (docs/security.md).
+                served = self._client.get_model_metadata(model, as_json=True).get("versions", [])
+                ready = [int(v) for v in served if v.isdigit()]
                 if not ready:
                     raise RuntimeError(f"no READY version of {model} on Triton")
                 found[model] = str(max(ready))

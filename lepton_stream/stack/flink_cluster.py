@@ -18,15 +18,11 @@ from pathlib import Path
 
 from lepton_stream.config import REPO_ROOT, Settings
 from lepton_stream.stack import processes
+from lepton_stream.stack.flink_network import bind_options
+from lepton_stream.stack.flink_patch import flink_home, lib_with_patch
 from lepton_stream.stack.job_process import JOB_SCRIPT, job_args
 
 JOB_ENTRY = JOB_SCRIPT  # the same file `lepton-stream run` executes as a module
-
-
-def flink_home() -> Path:
-    import pyflink
-
-    return Path(pyflink.__file__).parent
 
 
 @dataclass
@@ -59,9 +55,8 @@ def _config(s: Settings, rest_port: int, ports: list[int], slots: int) -> str:
     dist = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())
     lines = {
         "env.java.opts.all": dist["env"]["java"]["opts"]["all"],
-        "jobmanager.rpc.address": s.host, "jobmanager.rpc.port": rpc, "jobmanager.bind-host": s.host,
-        "rest.address": s.host, "rest.port": rest_port, "rest.bind-address": s.host,
-        "blob.server.port": blob, "taskmanager.host": s.host, "taskmanager.bind-host": s.host,
+        **bind_options(s),  # every server on `host`, no jar upload over REST
+        "jobmanager.rpc.port": rpc, "rest.port": rest_port, "blob.server.port": blob,
         "taskmanager.rpc.port": tm_rpc, "taskmanager.data.port": tm_data,
         "taskmanager.numberOfTaskSlots": slots,
         "jobmanager.memory.process.size": "768m", "taskmanager.memory.process.size": "2048m",
@@ -73,13 +68,9 @@ def _config(s: Settings, rest_port: int, ports: list[int], slots: int) -> str:
 def cluster_lib(s: Settings) -> Path:
     """The distribution's lib/ plus flink-python from opt/: the JobManager needs its
     operators to accept a Python job. A Flink image for PyFlink jobs does the same
-    (docker/flink.Dockerfile); here a folder of links is passed as FLINK_LIB_DIR."""
-    dist, lib = flink_home(), s.home / "flink-lib"
-    if not lib.exists():
-        lib.mkdir(parents=True)
-        for jar in [*(dist / "lib").glob("*.jar"), *(dist / "opt").glob("flink-python-*.jar")]:
-            (lib / jar.name).symlink_to(jar)
-    return lib
+    (docker/flink.Dockerfile); here a folder of links is passed as FLINK_LIB_DIR,
+    with the patch that keeps the TaskManager's Beam servers on loopback."""
+    return lib_with_patch(s, with_flink_python=True)
 
 
 def _env(s: Settings, conf_dir: Path, log_dir: Path) -> dict[str, str]:

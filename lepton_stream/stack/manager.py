@@ -6,27 +6,28 @@ their PIDs and ports. `down` stops exactly those PIDs.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.stack import processes
-from lepton_stream.stack.exporter import StackExporter
-from lepton_stream.stack.kafka_broker import KafkaBroker
+from lepton_stream.stack.health_exporter import PROBED, StackExporter
 from lepton_stream.stack.processes import StackError
 from lepton_stream.stack.prometheus_server import PrometheusServer
-from lepton_stream.stack.redis_server import RedisServer
 from lepton_stream.stack.service import Service, log_path
-from lepton_stream.stack.triton_server import TritonServer
 
 log = logs.get("lepton.stack")
 
-# The parts the exporter probes; the exporter itself starts last (issue 6).
-PROBED: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
+# The exporter starts after the parts it probes.
 SERVICES: tuple[Service, ...] = (*PROBED, StackExporter())
 OPTIONAL: tuple[Service, ...] = (PrometheusServer(),)  # `up --monitoring`
 
@@ -83,7 +84,7 @@ def up(s: Settings, only: list[str] | None = None, monitoring: bool = False) -> 
             state[svc.name] = {"pid": proc.pid, "ports": svc.ports(s), "log": str(log_path(s, svc.name))}
             _save(s, state)
             started.append(svc.name)
-            processes.wait_ready(svc.name, proc, log_path(s, svc.name), lambda svc=svc: svc.ready(s),
+            processes.wait_ready(svc.name, proc, log_path(s, svc.name), partial(svc.ready, s),
                                  svc.ready_timeout_s)
             log.info("part ready", extra={"part": svc.name, "pid": proc.pid,
                                           "seconds": round(time.monotonic() - t0, 1)})
@@ -140,3 +141,26 @@ def status(s: Settings) -> list[PartStatus]:
                 detail = f"unhealthy: {exc}"
         out.append(PartStatus(svc.name, pid, running, healthy, detail))
     return out
+
+
+def free_port_settings(home: Path, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings whose every port (each `*_port` field) is a free one, under `home`: a
+    stack beside any other on the machine (tests, the benchmark)."""
+    names = [f.name for f in fields(Settings) if f.name.endswith("_port")]
+    ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
+    return Settings.from_env(env, **{"home": home, **ports, **overrides})
+
+
+@contextlib.contextmanager
+def private_stack(home: Path | None = None, env: dict[str, str] | None = None,
+                  **overrides: Any) -> Iterator[Settings]:
+    """Kafka, Redis and Triton on free ports under `home` (a temporary one when None),
+    stopped by PID afterwards."""
+    with contextlib.ExitStack() as stack:
+        where = home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lepton-stack-")))
+        s = free_port_settings(where, env, **overrides)
+        up(s)
+        try:
+            yield s
+        finally:
+            down(s)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.request
+from pathlib import Path
 
 from lepton_stream.config import Settings
-from lepton_stream.observability.exporter import prune_targets
+from lepton_stream.observability.metrics_http import targets_dir
 from lepton_stream.observability.prometheus_config import write_local_config
-from lepton_stream.stack.processes import StackError
+from lepton_stream.stack.processes import StackError, pid_alive
 
 
 class PrometheusServer:
@@ -53,3 +54,14 @@ class PrometheusServer:
         up = sum(t["health"] == "up" for t in targets)
         return f"{up}/{len(targets)} targets up: " + ", ".join(
             f"{t['labels']['job']} {t['health']}" for t in targets)
+
+
+def prune_targets(s: Settings) -> list[Path]:
+    """Remove the target files of processes that are gone (a SIGKILL skips atexit)."""
+    removed = []
+    for path in targets_dir(s).glob("*-*.json"):
+        pid = path.stem.rpartition("-")[2]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

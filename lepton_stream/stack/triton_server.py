@@ -1,6 +1,6 @@
 """Triton Inference Server: the binary bundled in nvidia-pytriton, in .venv-triton.
 
-Set up as FINDINGS.md describes: a backends/python folder of links holding
+Set up as the wheel needs it: a backends/python folder of links holding
 the stub, LD_LIBRARY_PATH led by the interpreter's own libpython, and the
 Triton venv's bin first on PATH so the stub finds numpy and onnxruntime.
 """
@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from lepton_stream.config import REPO_ROOT, Settings
+from lepton_stream.models.triton_key import ensure_key, read_key, server_flags
 from lepton_stream.stack.processes import StackError
 
 TRITON_VENV = REPO_ROOT / ".venv-triton"
@@ -57,6 +58,10 @@ class TritonServer:
             link.symlink_to(target)
         if not model_names(s.model_repo):
             raise StackError(self.name, f"no models in {s.model_repo}")
+        try:
+            ensure_key(s)
+        except ValueError as exc:
+            raise StackError(self.name, str(exc)) from None
 
     def command(self, s: Settings) -> list[str]:
         return [
@@ -70,6 +75,9 @@ class TritonServer:
             f"--grpc-address={s.host}", f"--grpc-port={s.triton_grpc_port}",
             f"--metrics-address={s.host}", f"--metrics-port={s.triton_metrics_port}",
             "--allow-cpu-metrics=true", "--exit-on-error=true", "--strict-readiness=true",
+            # Model loading (code execution) only with the key; tritonserver takes it
+            # only on its command line (docs/security.md).
+            *server_flags(read_key(s)),
         ]
 
     def env(self, s: Settings) -> dict[str, str] | None:

@@ -1,4 +1,4 @@
-"""Simulated rows as Transaction v1 and Label v1 JSON (DESIGN.md)."""
+"""Simulated rows as Transaction v1 and Label v1 JSON (docs/design.md)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-DAY_MS = 86_400_000
+from lepton_stream.features.definitions import DAY_MS
 
 
 def fraud_labels(tx: pd.DataFrame, delay_days: float = 7.0, share: float = 1.0,

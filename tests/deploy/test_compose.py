@@ -1,5 +1,5 @@
 """docker-compose.yml: valid against the Compose specification schema, and wired
-as issue 7 asks (never run here: no Docker engine)."""
+as the deployment contract asks (never run here: no Docker engine)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from lepton_stream.stack.job_process import JOB_SCRIPT, job_args
 from tests.deploy.conftest import Validators
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
-# Written by the on-call work (issue 6) at fixed paths; compose only mounts them.
+# Written by the on-call work at fixed paths; compose only mounts them.
 MONITORING_PATHS = {
     "./monitoring/prometheus/prometheus.yml",
     "./monitoring/prometheus/rules",
@@ -28,7 +28,7 @@ MONITORING_PATHS = {
     "./monitoring/grafana/provisioning/dashboards",
     "./monitoring/grafana/dashboards",
 }
-ONE_SHOT = {"kafka-init", "model-builder", "scoring-job", "producer"}
+ONE_SHOT = {"kafka-init", "model-builder", "scoring-job", "producer", "model-publish"}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,7 @@ def load(v: Validators, path: Path, profiles: str) -> subprocess.CompletedProces
     ("gpu", {"model-builder", "triton"}),
     ("cpu", {"triton-cpu"}),
     ("cpu,load", {"triton-cpu", "producer"}),
+    ("cpu,publish", {"triton-cpu", "model-publish"}),
 ])
 def test_compose_loads_like_docker_compose_config(validators: Validators, profiles: str, extra: set[str]) -> None:
     run = load(validators, COMPOSE, profiles)
@@ -144,6 +145,27 @@ def test_gpu_triton_waits_for_the_plan_builder_and_cpu_profile_uses_cpu_configs(
 def test_triton_is_not_published_outside_the_docker_network(compose) -> None:
     for name in ("triton", "triton-cpu"):
         assert "ports" not in compose["services"][name], f"{name} publishes ports on the host"
+
+
+def test_triton_model_control_needs_the_key_only_the_publisher_holds(compose) -> None:
+    from lepton_stream.models.triton_key import server_flags
+
+    s = compose["services"]
+    for name in ("triton", "triton-cpu"):
+        script = s[name]["entrypoint"][2]
+        # The options tritonserver 2.51 takes, as the local stack passes them, the key read from the volume.
+        for flag in server_flags('"$$k"'):
+            assert flag in script, f"{name}: {flag} missing"
+        assert 'exec "$$@"' in script and s[name]["command"][0] == "tritonserver"
+    mounting = {n for n, svc in s.items() for v in svc.get("volumes", []) if v.startswith("triton-key:")}
+    assert mounting == {"triton", "triton-cpu", "model-publish"}
+    publisher = s["model-publish"]
+    assert "triton-key:/etc/lepton/triton-key:ro" in publisher["volumes"]
+    assert publisher["environment"]["LEPTON_TRITON_API_KEY_FILE"] == "/etc/lepton/triton-key/key"
+
+
+def test_flink_takes_no_jar_uploads(compose) -> None:
+    assert "web.submit.enable: false" in compose["x-flink"]["environment"]["FLINK_PROPERTIES"]
 
 
 def test_compose_submits_the_local_entry_point(compose) -> None:

@@ -330,7 +330,7 @@ def _ingress_flows(docs: Docs) -> set[tuple[str, str, str]]:
     return flows
 
 
-# DESIGN.md's arrows, as pod-to-pod connections (Kafka's own ingress is Strimzi's, below).
+# docs/design.md's arrows, as pod-to-pod connections (Kafka's own ingress is Strimzi's, below).
 DESIGN_INGRESS = {
     ("scoring-job", "redis", "6379"),  # features
     ("scoring-job", "triton", "8001"),  # scores (gRPC)
@@ -367,6 +367,34 @@ def test_triton_is_not_exposed_outside_the_cluster(rendered, overlay: str) -> No
     triton = one(docs, "Deployment", "triton")["spec"]["template"]["spec"]["containers"][0]
     assert all("hostPort" not in p for p in triton["ports"])
     assert triton["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_triton_model_control_needs_the_key_of_its_secret(rendered, overlay: str) -> None:
+    from lepton_stream.models.triton_key import server_flags
+
+    docs = rendered[overlay]
+    spec = one(docs, "Deployment", "triton")["spec"]["template"]["spec"]
+    triton = spec["containers"][0]
+    script = triton["command"][2]
+    # The options tritonserver 2.51 takes, as the local stack passes them, the key read from the Secret.
+    assert script.startswith('read -r k < /etc/lepton/triton-key/key || true; [ -n "$k" ];') and 'exec "$@"' in script
+    for flag in server_flags('"$k"'):
+        assert flag in script
+    assert triton["args"][0] == "tritonserver"  # the shell runs the unchanged args
+    assert {"name": "triton-key", "mountPath": "/etc/lepton/triton-key", "readOnly": True} in triton["volumeMounts"]
+    secret = next(v["secret"] for v in spec["volumes"] if v["name"] == "triton-key")
+    assert secret["secretName"] == "triton-api-key" and secret["defaultMode"] == 0o400
+    # No other pod of the manifests holds the key (the publisher's is added by whoever publishes).
+    holders = {name for name, s in _pod_specs(docs).items()
+               if any(v.get("secret", {}).get("secretName") == "triton-api-key" for v in s.get("volumes", []))}
+    assert holders == {"triton"}
+
+
+def test_flink_takes_no_jar_uploads(rendered) -> None:
+    for overlay in OVERLAYS:
+        fd = one(rendered[overlay], "FlinkDeployment", "scoring-job")
+        assert fd["spec"]["flinkConfiguration"]["web.submit.enable"] == "false"
 
 
 def test_prod_triton_runs_on_gpus_with_plans_built_per_pod(rendered) -> None:

@@ -5,46 +5,45 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
+import socket
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import Producer
 
 from lepton_stream.config import Settings
-from lepton_stream.kafka.clients import consumer
+from lepton_stream.kafka.clients import read_until_idle
 from lepton_stream.stack import manager
-from lepton_stream.stack.processes import free_ports
 
 
 def make_settings(home: Path, **overrides) -> Settings:
-    k, kc, r, th, tg, tm, jm, pm, sm, mon, prom = free_ports(11)
-    values = dict(home=home, kafka_port=k, kafka_controller_port=kc, redis_port=r, triton_http_port=th,
-                  triton_grpc_port=tg, triton_metrics_port=tm, partitions=2, checkpoint_interval_ms=1000,
-                  job_metrics_port=jm, producer_metrics_port=pm, stack_metrics_port=sm, monitor_port=mon,
-                  prometheus_port=prom)
-    values.update(overrides)
-    return Settings.from_env({}, **values)
+    # The environment is ignored ({}): a developer's LEPTON_* must not leak into tests.
+    return manager.free_port_settings(home, {}, **{"partitions": 2, "checkpoint_interval_ms": 1000, **overrides})
 
 
 def read_topic(bootstrap: str, topic: str, idle_polls: int = 2) -> list:
     """Every committed message of `topic` from the start (read_committed), until
-    `idle_polls` polls of a second bring nothing."""
-    c = consumer(bootstrap, f"check-{uuid.uuid4().hex[:6]}")
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, 0) for p in parts])
-    out, idle = [], 0
-    while idle < idle_polls:
-        batch = c.consume(5000, timeout=1.0)
-        idle = 0 if batch else idle + 1
-        out += [m for m in batch if m.error() is None]
-    c.close()
-    return out
+    `idle_polls` seconds bring nothing."""
+    return read_until_idle(bootstrap, topic, float(idle_polls))
 
 
 def read_json(bootstrap: str, topic: str) -> list[dict]:
     return [json.loads(m.value()) for m in read_topic(bootstrap, topic)]
+
+
+def publish(p: Producer, topic: str, events: list[dict], rate: float | None = None) -> None:
+    """Transactions as JSON keyed by card, `rate` per second (None: at once), all acknowledged."""
+    t0 = time.monotonic()
+    for i, e in enumerate(events):
+        ahead = t0 + i / rate - time.monotonic() if rate else 0.0
+        if ahead > 0:  # computed once: the clock moves between a check and a sleep
+            time.sleep(ahead)
+        p.produce(topic, key=e["card_id"].encode(), value=json.dumps(e).encode())
+        p.poll(0)
+    assert p.flush(30) == 0
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -59,14 +58,79 @@ def processes_mentioning(text: str) -> list[int]:
     return pids
 
 
+# What listens: the socket inodes of /proc/<pid>/fd joined with the LISTEN rows of
+# /proc/net/tcp and tcp6 (docs/security.md: every server on Settings.host).
+Address = tuple[str, int]
+
+
+def _listening() -> dict[str, Address]:
+    by_inode = {}
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            cols = row.split()
+            if cols[3] != "0A":  # TCP_LISTEN
+                continue
+            hex_ip, hex_port = cols[1].split(":")
+            raw = bytes.fromhex(hex_ip)
+            # The kernel prints each 32-bit word in host byte order (little-endian here).
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            ip = socket.inet_ntop(family, raw)
+            by_inode[cols[9]] = (ip.removeprefix("::ffff:"), int(hex_port, 16))  # v4-mapped = that v4 address
+    return by_inode
+
+
+def _descendants(root: int) -> set[int]:
+    # By parent links, not processes.group_pids: a child that left the part's process
+    # group (setsid) still counts.
+    parent = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                parent[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                pass
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, ppid in parent.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return tree
+
+
+def listening_sockets(root: int) -> dict[int, set[Address]]:
+    """Every listening TCP socket of `root` and its descendants, by PID."""
+    table, out = _listening(), {}
+    for pid in _descendants(root):
+        fd_dir = Path(f"/proc/{pid}/fd")
+        try:
+            links = [fd.readlink() for fd in fd_dir.iterdir()]
+        except OSError:  # gone meanwhile
+            continue
+        for link in map(str, links):
+            if link.startswith("socket:[") and link[8:-1] in table:
+                out.setdefault(pid, set()).add(table[link[8:-1]])
+    return out
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[Settings]:
     home = tmp_path_factory.mktemp("lepton-home")
     # A copy of the model repository: tests publish new versions into it.
     repo = shutil.copytree(Settings().model_repo, home / "model_repo")
-    s = make_settings(home, model_repo=repo)
-    manager.up(s)
-    try:
+    with manager.private_stack(home, {}, partitions=2, checkpoint_interval_ms=1000, model_repo=repo) as s:
         yield s
-    finally:
-        manager.down(s)
+
+
+def assert_exactly_once(s: Settings, events: list[dict]) -> list[dict]:
+    """Exactly one score per event (read_committed), and one alert per alerting score;
+    returns the scores."""
+    scores = read_json(s.kafka_bootstrap, s.topics.scores)
+    counts = Counter(x["tx_id"] for x in scores)
+    assert set(counts) == {e["tx_id"] for e in events}
+    assert max(counts.values()) == 1, f"duplicates: {[t for t, n in counts.items() if n > 1][:5]}"
+    alerts = Counter(a["tx_id"] for a in read_json(s.kafka_bootstrap, s.topics.risk_alerts))
+    assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
+    assert not alerts or max(alerts.values()) == 1
+    return scores

@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ from lepton_stream.schemas import parse_transaction
 from lepton_stream.stack.job_process import start_job, stop_job
 from lepton_stream.stack.processes import last_line
 from producers.simple import SimpleGenerator
-from tests.integration.conftest import read_json
+from tests.integration.conftest import assert_exactly_once, publish, read_json
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +38,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
     events = [ev.event for ev in SimpleGenerator(cards=40, seed=8, id_prefix=run).stream(4000, 1_700_000_000_000,
                                                                                          500.0)]
     p = producer(s.kafka_bootstrap)
-
-    def publish(part, rate=None):
-        t0 = time.monotonic()
-        for i, e in enumerate(part):
-            if rate and t0 + i / rate > time.monotonic():
-                time.sleep(t0 + i / rate - time.monotonic())
-            p.produce(topics.transactions, key=e["card_id"].encode(), value=json.dumps(e).encode())
-            p.poll(0)
-        assert p.flush(30) == 0
-
-    publish(events[:2000])
+    publish(p, topics.transactions, events[:2000])
     job = start_job(s, "group", tmp_path / "job1.log")
     try:
         deadline = time.monotonic() + 180
@@ -59,7 +48,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
         # Kill while it works through a stream still arriving (checkpoints every second).
         killer = threading.Timer(1.2, os.killpg, (job.pid, signal.SIGKILL))  # JVM and Python workers, no goodbye
         killer.start()
-        publish(events[2000:3000], rate=500)
+        publish(p, topics.transactions, events[2000:3000], rate=500)
         killer.join()
         job.wait(timeout=30)
     finally:
@@ -67,7 +56,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
     first_run = len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)})
     assert first_run < 3000, "the first run should not have finished everything before the kill"
 
-    publish(events[3000:])
+    publish(p, topics.transactions, events[3000:])
     job = start_job(s, "group", tmp_path / "job2.log")
     try:
         deadline = time.monotonic() + 240
@@ -77,13 +66,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
     finally:
         stop_job(job)
 
-    scores = read_json(s.kafka_bootstrap, topics.scores)
-    counts = Counter(x["tx_id"] for x in scores)
-    assert set(counts) == {e["tx_id"] for e in events}
-    assert max(counts.values()) == 1, f"duplicates: {[t for t, n in counts.items() if n > 1][:5]}"
-    alerts = Counter(a["tx_id"] for a in read_json(s.kafka_bootstrap, topics.risk_alerts))
-    assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
-    assert not alerts or max(alerts.values()) == 1
+    assert_exactly_once(s, events)
 
     # Redis holds what a clean run would: each card's windows count each event once.
     txs = [parse_transaction(json.dumps(e)) for e in events]

@@ -3,6 +3,8 @@ TaskManager from the PyFlink distribution), as on any Flink cluster: it scores
 every event once, and the cluster reports the job finished."""
 
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 
@@ -13,7 +15,7 @@ from lepton_stream.kafka.clients import producer
 from lepton_stream.stack.flink_cluster import start_cluster, submit
 from lepton_stream.stack.processes import last_line
 from producers.simple import SimpleGenerator
-from tests.integration.conftest import read_json
+from tests.integration.conftest import listening_sockets, read_json
 
 pytestmark = pytest.mark.integration
 
@@ -36,10 +38,20 @@ def test_flink_run_on_a_standalone_cluster(stack, tmp_path):
     try:
         log = tmp_path / "flink-run.log"
         client = submit(s, cluster, log, startup="earliest", bounded=True)
-        deadline = time.monotonic() + 300
+        deadline, listening = time.monotonic() + 300, {}
         while client.poll() is None and time.monotonic() < deadline:
+            for part in (cluster.jobmanager, cluster.taskmanager):  # and their Python workers
+                for pid, addrs in listening_sockets(part.pid).items():
+                    listening.setdefault(pid, set()).update(addrs)
             time.sleep(1)
         assert client.returncode == 0, f"flink run exited {client.returncode}: {last_line(log)}"
+        # Every server of the cluster on `host` (docs/security.md), the TaskManager's Beam
+        # servers for its Python workers among them; no jar upload.
+        tm = listening[cluster.taskmanager.pid]
+        assert len(listening[cluster.jobmanager.pid]) >= 3 and len(tm) >= 8, listening
+        assert {a for addrs in listening.values() for a in addrs if a[0] != s.host} == set()
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"http://{cluster.rest}/jars", timeout=5)
         jobs = cluster.jobs()
         assert [j["state"] for j in jobs] == ["FINISHED"], jobs
         assert jobs[0]["name"] == "lepton-scoring"

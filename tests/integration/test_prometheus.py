@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from lepton_stream.config import REPO_ROOT
-from lepton_stream.observability.exporter import start_exporter
+from lepton_stream.observability.metrics_http import start_exporter
 from lepton_stream.pipeline import RawRecord, ScoringPipeline
 from lepton_stream.pipeline.metrics import MetricsStage
 from lepton_stream.stack import processes

@@ -23,3 +23,28 @@ def test_kafka_cluster_ids_never_start_with_a_dash():
 
     ids = [_cluster_id() for _ in range(3000)]  # ~1 in 64 raw ids starts with '-'
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("LEPTON_PIPELINE", "fast"), ("LEPTON_DELIVERY_GUARANTEE", "exactly_once"),
+    ("LEPTON_PYTHON_WORKER_MODE", "threads"), ("LEPTON_KAFKA_SECURITY_PROTOCOL", "TLS"),
+    ("LEPTON_MODEL_CONFIG_VARIANT", "tpu"), ("LEPTON_KAFKA_PORT", "ninety"),
+])
+def test_a_bad_value_stops_every_command_with_one_line(name, value):
+    import os
+    import subprocess
+    import sys
+
+    for argv in (["status"], ["train", "--help"], ["dlq", "show"]):
+        res = subprocess.run([sys.executable, "-m", "lepton_stream.cli", *argv], capture_output=True, text=True,
+                             env={**os.environ, name: value}, timeout=60)
+        assert res.returncode == 2, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and name in lines[0] and repr(value) in lines[0], res.stderr
+
+
+def test_choices_are_typed_and_listed():
+    from lepton_stream.config import SettingsError
+
+    with pytest.raises(SettingsError, match="scoring, passthrough"):
+        Settings.from_env({"LEPTON_PIPELINE": "fast"})

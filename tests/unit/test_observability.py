@@ -103,7 +103,7 @@ def test_exporter_takes_the_next_port_when_its_base_is_taken(tmp_path):
     import socket
     import urllib.request
 
-    from lepton_stream.observability import exporter
+    from lepton_stream.observability import metrics_http as exporter
     from lepton_stream.stack.processes import free_ports
 
     base = free_ports(1)[0]
@@ -149,7 +149,7 @@ def test_field_reads_compact_and_other_json():
 
 
 def test_worker_ports_skip_the_other_processes_ports():
-    from lepton_stream.observability.exporter import candidate_ports
+    from lepton_stream.observability.metrics_http import candidate_ports
 
     s = Settings()
     assert candidate_ports(s, 9250, 4) == [9250, 9253, 9254, 9255]

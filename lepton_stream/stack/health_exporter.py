@@ -5,7 +5,7 @@ Redis and Kafka have no native Prometheus endpoint (their exporters are
 separate programs, not installed here), so this process probes each part
 with the same health check the stack manager uses and exports
 `lepton_component_up{component}` plus Redis memory and key count. Triton's
-own :8002 metrics are scraped directly. Run: `python -m lepton_stream.stack.exporter`.
+own :8002 metrics are scraped directly. Run: `python -m lepton_stream.stack.health_exporter`.
 """
 
 from __future__ import annotations
@@ -19,14 +19,20 @@ import urllib.request
 from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.observability import metrics as m
-from lepton_stream.observability.exporter import start_exporter
+from lepton_stream.observability.metrics_http import start_exporter
+from lepton_stream.stack.kafka_broker import KafkaBroker
+from lepton_stream.stack.redis_server import RedisServer
+from lepton_stream.stack.service import Service
+from lepton_stream.stack.triton_server import TritonServer
 
 PROBE_INTERVAL_S = 2.0
 
 
-def probe_once(s: Settings) -> dict[str, bool]:
-    from lepton_stream.stack.manager import PROBED
+# The parts the exporter probes (the stack manager starts the exporter after them).
+PROBED: tuple[Service, ...] = (KafkaBroker(), RedisServer(), TritonServer())
 
+
+def probe_once(s: Settings) -> dict[str, bool]:
     out = {}
     for svc in PROBED:
         t0 = time.perf_counter()
@@ -66,7 +72,7 @@ class StackExporter:
         pass
 
     def command(self, s: Settings) -> list[str]:
-        return [sys.executable, "-m", "lepton_stream.stack.exporter"]
+        return [sys.executable, "-m", "lepton_stream.stack.health_exporter"]
 
     def env(self, s: Settings) -> dict[str, str] | None:
         import os

@@ -82,16 +82,3 @@ def write_target(s: Settings, role: str, port: int) -> None:
         log.warning("cannot write Prometheus target file", extra={"path": str(path), "error": str(exc)})
         return
     atexit.register(lambda: path.unlink(missing_ok=True))
-
-
-def prune_targets(s: Settings) -> list[Path]:
-    """Remove the target files of processes that are gone (a SIGKILL skips atexit)."""
-    from lepton_stream.stack.processes import pid_alive
-
-    removed = []
-    for path in targets_dir(s).glob("*-*.json"):
-        pid = path.stem.rpartition("-")[2]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
