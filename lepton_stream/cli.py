@@ -139,7 +139,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from producers.load import LoadOptions, run_load
 
     s = _settings(args)
-    start_exporter(s, "producer", s.producer_metrics_port)  # Prometheus, while it runs
+    start_exporter(s, "producer", s.oncall.producer_metrics_port)  # Prometheus, while it runs
     opts = LoadOptions(rate=args.rate, duration_s=args.duration, replay=args.replay, speedup=args.speedup,
                        days=args.days, cards=args.cards, hot_cards=args.hot_cards, hot_share=args.hot_share,
                        fraud_share=args.fraud_share, malformed_share=args.malformed_share, labels=args.labels,

@@ -2,6 +2,8 @@
 
 Every process (CLI, job, workers, tests) builds its `Settings` with
 `Settings.from_env()`; a child process gets the same view through `to_env()`.
+The settings are grouped in sections (`s.endpoints`, `s.job`, ...); their variables
+are not: `LEPTON_<NAME>` whatever the section.
 """
 
 from __future__ import annotations
@@ -47,13 +49,32 @@ class Topics:
         return [getattr(self, f.name) for f in fields(self)]
 
 
+class _Section:
+    """A group of settings, each set by `LEPTON_<NAME>`; a Literal field checks its value."""
+
+    def __post_init__(self) -> None:
+        for name, allowed in _choices(type(self)).items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise SettingsError(f"LEPTON_{name.upper()}={value!r}: must be one of {', '.join(allowed)}")
+
+
 @dataclass(frozen=True)
-class Settings:
+class Endpoints(_Section):
+    """Where each part of the stack is: the local stack's paths, hosts and ports, and the
+    local Kafka broker's size."""
+
     home: Path = REPO_ROOT / ".lepton"
     # Jars fetched by `make setup` (Kafka broker, Flink connector); shared by every home.
     lib_dir: Path = REPO_ROOT / ".lepton" / "lib"
     model_repo: Path = REPO_ROOT / "model_repo"
     host: str = "127.0.0.1"
+    # Where each service is. Empty = `host` (the one-machine stack). In compose and
+    # Kubernetes every service has its own name and `host` stays this process's
+    # own bind address (metrics, monitor), e.g. 0.0.0.0.
+    kafka_host: str = ""
+    redis_host: str = ""
+    triton_host: str = ""
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     redis_port: int = 6379
@@ -62,74 +83,12 @@ class Settings:
     triton_metrics_port: int = 8002
     partitions: int = 2
     kafka_heap_mb: int = 512
-    # Scoring job knobs: bigger batches amortise the Python and Triton round
-    # trips, smaller bundle time bounds the latency a record waits in a batch.
-    parallelism: int = 1
-    # The local job's Flink REST API (its MiniCluster), on `host`: where
-    # `lepton-stream run --rescale` finds the running job to stop it with a savepoint.
-    flink_rest_port: int = 8081
-    arrow_batch_size: int = 2000
-    bundle_time_ms: int = 50
-    bundle_size: int = 5000
-    triton_batch: int = 4096
-    python_worker_mode: WorkerMode = "process"  # or "loopback": workers inside the local driver process
-    # "scoring", or "passthrough": parse and emit a bare score per event, no Redis, no
-    # Triton; the benchmark's floor of what the data plane alone costs on a machine.
-    pipeline: PipelineKind = "scoring"
-    checkpoint_interval_ms: int = 2000
-    delivery_guarantee: DeliveryGuarantee = "exactly-once"
-    # An open transaction of a killed job blocks read_committed readers until it is
-    # aborted (the restarted job does) or times out: keep it short, above checkpoint time.
-    transaction_timeout_ms: int = 60_000
-    metrics_interval_s: float = 5.0  # how often each task writes to `pipeline-metrics`
-    consumer_group: str = "lepton-scoring"
-    jvm_heap_mb: int = 768
-    # How long a card's applied transactions are remembered, so that a replay after a
-    # failure (from the last checkpoint) counts nothing twice: longer than any outage.
-    replay_horizon_s: int = 7 * 86_400
-    retry_attempts: int = 8
-    retry_base_s: float = 0.2
-    # `lepton-stream model publish` refuses a candidate that does worse than the version
-    # serving now on a held-out simulated world (lepton_stream/models/gate.py): fraud
-    # average precision lower by more than this (absolute), fraud alert rate at
-    # alert_threshold off by more than this share of the serving one, credit AUC lower
-    # by more than this (absolute). `--force` publishes anyway.
-    publish_max_ap_drop: float = 0.02
-    publish_max_alert_rate_change: float = 0.5
-    publish_max_auc_drop: float = 0.02
-    model_config_variant: ModelConfigVariant = "cpu"  # gpu: each model's config.pbtxt (TensorRT)
-    alert_threshold: float = 0.5
-    # Plausibility of what feeds state (lepton_stream/schemas/transaction.py `Limits`):
-    # beyond these an event goes to the DLQ with its reason.
-    max_amount: float = 1_000_000.0
-    max_abs_coordinate: float = 1_000.0
-    max_future_ms: int = 300_000  # ahead of the job's clock
-    # Ahead of the median of the stream's latest events. At most a day: the store
-    # keeps buckets a day past the widest window for late events, so an event this
-    # far ahead of the others cannot make their windows lose buckets.
-    max_ahead_of_stream_ms: int = DAY_MS
-    # --- On call: Prometheus exporters and the alert monitor. ---
-    # Several Python workers of one job each try job_metrics_port, +1, ... up
-    # to metrics_port_span ports (see observability/metrics_http.py).
-    job_metrics_port: int = 9250
-    producer_metrics_port: int = 9251
-    stack_metrics_port: int = 9252
-    metrics_port_span: int = 8
-    monitor_port: int = 6066  # Faust alert monitor: /health, /metrics, /tables, /ui
-    monitor_app_id: str = "lepton-alert-monitor"
-    prometheus_port: int = 9090
-    latency_slo_ms: float = 1000.0  # event time -> score, p99
-    spike_factor: float = 3.0  # alert rate / baseline rate that pages
-    spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
-    drift_threshold: float = 0.25  # total variation distance of score histograms that pages
-    baseline_minutes: int = 15
-    # --- Deployment and security: docs/security.md -------------------
-    # Where each service is. Empty = `host` (the one-machine stack). In compose and
-    # Kubernetes every service has its own name and `host` stays this process's
-    # own bind address (metrics, monitor), e.g. 0.0.0.0.
-    kafka_host: str = ""
-    redis_host: str = ""
-    triton_host: str = ""
+
+
+@dataclass(frozen=True)
+class Security(_Section):
+    """Credentials and TLS of every client, and what our own clients create: docs/security.md."""
+
     # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL, mapped for every client by
     # lepton_stream/kafka/security.py. Secrets come from files (mounted Secrets)
     # or the environment (secretKeyRef), never from the repository.
@@ -154,25 +113,133 @@ class Settings:
     # publish` sends it. Empty = <home>/secrets/triton-api-key; compose and Kubernetes
     # mount it from a Secret.
     triton_api_key_file: str = ""
-    # --- end of deployment and security ---------------------------------------
-    topics: Topics = field(default_factory=Topics)
+
+
+@dataclass(frozen=True)
+class Job(_Section):
+    """The scoring job: its Flink run, batching, delivery and retries."""
+
+    parallelism: int = 1
+    # The local job's Flink REST API (its MiniCluster), on `host`: where
+    # `lepton-stream run --rescale` finds the running job to stop it with a savepoint.
+    flink_rest_port: int = 8081
+    # Bigger batches amortise the Python and Triton round trips, smaller bundle time
+    # bounds the latency a record waits in a batch.
+    arrow_batch_size: int = 2000
+    bundle_time_ms: int = 50
+    bundle_size: int = 5000
+    triton_batch: int = 4096
+    python_worker_mode: WorkerMode = "process"  # or "loopback": workers inside the local driver process
+    # "scoring", or "passthrough": parse and emit a bare score per event, no Redis, no
+    # Triton; the benchmark's floor of what the data plane alone costs on a machine.
+    pipeline: PipelineKind = "scoring"
+    checkpoint_interval_ms: int = 2000
+    delivery_guarantee: DeliveryGuarantee = "exactly-once"
+    # An open transaction of a killed job blocks read_committed readers until it is
+    # aborted (the restarted job does) or times out: keep it short, above checkpoint time.
+    transaction_timeout_ms: int = 60_000
+    metrics_interval_s: float = 5.0  # how often each task writes to `pipeline-metrics`
+    consumer_group: str = "lepton-scoring"
+    jvm_heap_mb: int = 768
+    # How long a card's applied transactions are remembered, so that a replay after a
+    # failure (from the last checkpoint) counts nothing twice: longer than any outage.
+    replay_horizon_s: int = 7 * 86_400
+    retry_attempts: int = 8
+    retry_base_s: float = 0.2
+
+
+@dataclass(frozen=True)
+class InputLimits(_Section):
+    """Plausibility of what feeds state (lepton_stream/schemas/transaction.py `Limits`):
+    beyond these an event goes to the DLQ with its reason."""
+
+    max_amount: float = 1_000_000.0
+    max_abs_coordinate: float = 1_000.0
+    max_future_ms: int = 300_000  # ahead of the job's clock
+    # Ahead of the median of the stream's latest events. At most a day: the store
+    # keeps buckets a day past the widest window for late events, so an event this
+    # far ahead of the others cannot make their windows lose buckets.
+    max_ahead_of_stream_ms: int = DAY_MS
 
     def __post_init__(self) -> None:
-        for name, allowed in _choices().items():
-            value = getattr(self, name)
-            if value not in allowed:
-                raise SettingsError(f"LEPTON_{name.upper()}={value!r}: must be one of {', '.join(allowed)}")
+        super().__post_init__()
         if not 0 < self.max_ahead_of_stream_ms <= DAY_MS:
             raise SettingsError(f"LEPTON_MAX_AHEAD_OF_STREAM_MS={self.max_ahead_of_stream_ms}: must be in 1..{DAY_MS} "
-                             "(the store's one-day slack for late events)")
+                                "(the store's one-day slack for late events)")
         for name in ("max_amount", "max_abs_coordinate", "max_future_ms"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")
-        _check_publish_margins(self)
+
+
+@dataclass(frozen=True)
+class Models(_Section):
+    """The models served: what a score must reach to alert, which Triton configs, and the
+    gate of `lepton-stream model publish`."""
+
+    alert_threshold: float = 0.5
+    model_config_variant: ModelConfigVariant = "cpu"  # gpu: each model's config.pbtxt (TensorRT)
+    # `lepton-stream model publish` refuses a candidate that does worse than the version
+    # serving now on a held-out simulated world (lepton_stream/models/gate.py): fraud
+    # average precision lower by more than this (absolute), fraud alert rate at
+    # alert_threshold off by more than this share of the serving one, credit AUC lower
+    # by more than this (absolute). `--force` publishes anyway.
+    publish_max_ap_drop: float = 0.02
+    publish_max_alert_rate_change: float = 0.5
+    publish_max_auc_drop: float = 0.02
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, high in (("publish_max_ap_drop", 1.0), ("publish_max_auc_drop", 1.0),
+                           ("publish_max_alert_rate_change", float("inf"))):
+            value = getattr(self, name)
+            # NaN compares false with everything: `not` catches it with the range.
+            if not 0.0 <= value < float("inf") or value > high:
+                bound = f"from 0 to {high:g}" if high < float("inf") else "0 or more"
+                raise SettingsError(f"LEPTON_{name.upper()}={value}: must be a number {bound}")
+
+
+@dataclass(frozen=True)
+class Oncall(_Section):
+    """On call: the Prometheus exporters, the alert monitor and what pages (docs/oncall.md)."""
+
+    # Several Python workers of one job each try job_metrics_port, +1, ... up
+    # to metrics_port_span ports (see observability/metrics_http.py).
+    job_metrics_port: int = 9250
+    producer_metrics_port: int = 9251
+    stack_metrics_port: int = 9252
+    metrics_port_span: int = 8
+    monitor_port: int = 6066  # Faust alert monitor: /health, /metrics, /tables, /ui
+    monitor_app_id: str = "lepton-alert-monitor"
+    prometheus_port: int = 9090
+    latency_slo_ms: float = 1000.0  # event time -> score, p99
+    spike_factor: float = 3.0  # alert rate / baseline rate that pages
+    spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
+    drift_threshold: float = 0.25  # total variation distance of score histograms that pages
+    baseline_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, in sections: `s.endpoints.redis_port`, `s.job.parallelism`.
+
+    A setting's variable is `LEPTON_` and its name (a topic's `LEPTON_TOPIC_` and its
+    name), whatever its section: sections group the code, not the environment. For the
+    same reason `from_env(**overrides)` and `replace(**changes)` take each setting by its
+    own name (`replace(parallelism=2, redis_port=7000)`), and a whole section by the
+    section's (`replace(topics=Topics(...))`)."""
+
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    security: Security = field(default_factory=Security)
+    job: Job = field(default_factory=Job)
+    limits: InputLimits = field(default_factory=InputLimits)
+    models: Models = field(default_factory=Models)
+    oncall: Oncall = field(default_factory=Oncall)
+    topics: Topics = field(default_factory=Topics)
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host or self.host}:{self.kafka_port}"
+        e = self.endpoints
+        return f"{e.kafka_host or e.host}:{e.kafka_port}"
 
     @property
     def redis_url(self) -> str:
@@ -186,55 +253,83 @@ class Settings:
 
     @property
     def triton_grpc(self) -> str:
-        return f"{self.triton_host or self.host}:{self.triton_grpc_port}"
+        e = self.endpoints
+        return f"{e.triton_host or e.host}:{e.triton_grpc_port}"
 
     @property
     def triton_http(self) -> str:
-        return f"http://{self.triton_host or self.host}:{self.triton_http_port}"
+        e = self.endpoints
+        return f"http://{e.triton_host or e.host}:{e.triton_http_port}"
 
     @property
     def triton_api_key_path(self) -> Path:
-        return Path(self.triton_api_key_file) if self.triton_api_key_file else self.home / "secrets" / "triton-api-key"
+        key_file = self.security.triton_api_key_file
+        return Path(key_file) if key_file else self.endpoints.home / "secrets" / "triton-api-key"
 
     @property
     def run_dir(self) -> Path:
-        return self.home / "run"
+        return self.endpoints.home / "run"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """The settings of `env` (the process's environment when None); `overrides` win,
+        named as in `replace`."""
         env = dict(os.environ if env is None else env)
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name == "topics":
+        whole, parts = _changes(overrides)
+        built: dict[str, Any] = {}
+        for section, kind in sections().items():
+            if section in whole:
+                built[section] = dataclasses.replace(whole[section], **parts.get(section, {}))
                 continue
-            raw = env.get(f"LEPTON_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = _coerce(cls.__dataclass_fields__[f.name].default, raw, f.name)
-                # A choice in another case (`ssl`) is taken in its own spelling.
-                allowed = _choices().get(f.name, ())
-                spelled = [a for a in allowed if a.lower() == raw.lower()]
-                if raw not in allowed and spelled:
-                    values[f.name] = spelled[0]
-        topic_values = {
-            t.name: env[f"LEPTON_TOPIC_{t.name.upper()}"]
-            for t in fields(Topics)
-            if f"LEPTON_TOPIC_{t.name.upper()}" in env
-        }
-        values["topics"] = Topics(**topic_values)
-        values.update(overrides)
-        return cls(**values)
+            values = {f.name: _parsed(kind, f.name, env[env_name(section, f.name)])
+                      for f in fields(kind) if env_name(section, f.name) in env}
+            built[section] = kind(**{**values, **parts.get(section, {})})
+        return cls(**built)
 
     def to_env(self) -> dict[str, str]:
-        out = {
-            f"LEPTON_{f.name.upper()}": str(getattr(self, f.name))
-            for f in fields(self)
-            if f.name != "topics"
-        }
-        out.update({f"LEPTON_TOPIC_{t.name.upper()}": getattr(self.topics, t.name) for t in fields(Topics)})
-        return out
+        return {env_name(section, f.name): str(getattr(getattr(self, section), f.name))
+                for section, kind in sections().items() for f in fields(kind)}
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes`: each a setting by its own name (`parallelism=2`) or a
+        whole section by the section's (`topics=Topics(...)`)."""
+        whole, parts = _changes(changes)
+        new = {section: dataclasses.replace(whole.get(section, getattr(self, section)), **parts.get(section, {}))
+               for section in sections()}
+        return Settings(**new)
+
+
+@lru_cache(maxsize=1)
+def sections() -> dict[str, type]:
+    """Settings' sections: attribute name -> its dataclass, in order."""
+    hints = get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in fields(Settings)}
+
+
+def env_name(section: str, name: str) -> str:
+    """The variable that sets `name` of `section`."""
+    return f"LEPTON_TOPIC_{name.upper()}" if section == "topics" else f"LEPTON_{name.upper()}"
+
+
+@lru_cache(maxsize=1)
+def setting_names() -> dict[str, str]:
+    """Each setting's own name (its variable less `LEPTON_`, lower case) -> its section.
+    Topics are not here: a change sets them all, as one `Topics`."""
+    return {f.name: section for section, kind in sections().items() if section != "topics" for f in fields(kind)}
+
+
+def _changes(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """`changes` split into whole sections and, per section, its settings by name."""
+    whole: dict[str, Any] = {}
+    parts: dict[str, dict[str, Any]] = {}
+    for name, value in changes.items():
+        if name in sections():
+            whole[name] = value
+        elif name in setting_names():
+            parts.setdefault(setting_names()[name], {})[name] = value
+        else:
+            raise TypeError(f"Settings has no setting or section named {name!r}")
+    return whole, parts
 
 
 def secret_value(value: str, path: str, what: str) -> str:
@@ -248,31 +343,25 @@ def secret_value(value: str, path: str, what: str) -> str:
         raise ValueError(f"{what}: cannot read secret file {path}: {exc.strerror}") from None
 
 
-def _check_publish_margins(s: Settings) -> None:
-    for name, high in (("publish_max_ap_drop", 1.0), ("publish_max_auc_drop", 1.0),
-                       ("publish_max_alert_rate_change", float("inf"))):
-        value = getattr(s, name)
-        # NaN compares false with everything: `not` catches it with the range.
-        if not 0.0 <= value < float("inf") or value > high:
-            bound = f"from 0 to {high:g}" if high < float("inf") else "0 or more"
-            raise SettingsError(f"LEPTON_{name.upper()}={value}: must be a number {bound}")
-
-
 def _redis_url(s: Settings, redact: bool) -> str:
-    scheme = "rediss" if s.redis_tls else "redis"
-    password = secret_value(s.redis_password, s.redis_password_file, "LEPTON_REDIS_PASSWORD_FILE")
+    sec, where = s.security, s.endpoints
+    scheme = "rediss" if sec.redis_tls else "redis"
+    password = secret_value(sec.redis_password, sec.redis_password_file, "LEPTON_REDIS_PASSWORD_FILE")
+    user = quote(sec.redis_username, safe="")
     auth = ""
-    if s.redis_username or password:
+    if sec.redis_username or password:
         shown = "***" if redact and password else quote(password, safe="")
-        auth = f"{quote(s.redis_username, safe='')}:{shown}@" if password else f"{quote(s.redis_username, safe='')}@"
+        auth = f"{user}:{shown}@" if password else f"{user}@"
     query = ""
-    if s.redis_tls:
+    if sec.redis_tls:
         # redis-py reads these from the URL; certificates are always verified.
-        query = "?ssl_cert_reqs=required" + (f"&ssl_ca_certs={quote(s.redis_ca_file)}" if s.redis_ca_file else "")
-    return f"{scheme}://{auth}{s.redis_host or s.host}:{s.redis_port}/0{query}"
+        query = "?ssl_cert_reqs=required" + (f"&ssl_ca_certs={quote(sec.redis_ca_file)}" if sec.redis_ca_file else "")
+    return f"{scheme}://{auth}{where.redis_host or where.host}:{where.redis_port}/0{query}"
 
 
-def _coerce(default: Any, raw: str, name: str) -> Any:
+def _parsed(kind: type, name: str, raw: str) -> Any:
+    """`raw` as the type of `kind`'s field `name`; a choice in another case (`ssl`) in its own spelling."""
+    default = next(f.default for f in fields(kind) if f.name == name)
     try:
         if isinstance(default, bool):
             return raw.lower() in ("1", "true", "yes", "on")
@@ -284,11 +373,16 @@ def _coerce(default: Any, raw: str, name: str) -> Any:
             return Path(raw)
     except ValueError as exc:
         raise SettingsError(f"LEPTON_{name.upper()}={raw!r}: {exc}") from None
-    return raw
+    spelled = [a for a in _choices(kind).get(name, ()) if a.lower() == raw.lower()]
+    return spelled[0] if spelled and raw not in spelled else raw
 
 
-@lru_cache(maxsize=1)
-def _choices() -> dict[str, tuple[str, ...]]:
-    """The fields whose type is a Literal, with their allowed values."""
-    return {name: get_args(hint) for name, hint in get_type_hints(Settings).items()
-            if getattr(hint, "__origin__", None) is Literal}
+_CHOICES: dict[type, dict[str, tuple[str, ...]]] = {}
+
+
+def _choices(kind: type) -> dict[str, tuple[str, ...]]:
+    """The fields of `kind` whose type is a Literal, with their allowed values."""
+    if kind not in _CHOICES:
+        _CHOICES[kind] = {name: get_args(hint) for name, hint in get_type_hints(kind).items()
+                          if getattr(hint, "__origin__", None) is Literal}
+    return _CHOICES[kind]

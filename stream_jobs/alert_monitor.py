@@ -70,17 +70,17 @@ log = logs.get("lepton.monitor")
 
 def create_app(s: Settings) -> faust.App:
     app = faust.App(
-        s.monitor_app_id,
+        s.oncall.monitor_app_id,
         broker=f"kafka://{s.kafka_bootstrap}",
         broker_credentials=faust_credentials(s),  # SASL/TLS from LEPTON_KAFKA_* (docs/security.md)
         store="memory://",
         processing_guarantee="exactly_once",
-        topic_partitions=s.partitions,
-        topic_replication_factor=s.kafka_replication_factor,
-        web_host=s.host,
-        web_port=s.monitor_port,
-        web_bind=s.host,
-        datadir=str(s.home / "monitor"),
+        topic_partitions=s.endpoints.partitions,
+        topic_replication_factor=s.security.kafka_replication_factor,
+        web_host=s.endpoints.host,
+        web_port=s.oncall.monitor_port,
+        web_bind=s.endpoints.host,
+        datadir=str(s.endpoints.home / "monitor"),
         autodiscover=False,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
@@ -91,7 +91,7 @@ def create_app(s: Settings) -> faust.App:
     pages_topic = app.topic(s.topics.oncall_pages, key_serializer="raw", value_serializer="raw")
 
     def table(name: str, default: Any = int) -> TableT:
-        return app.Table(name, default=default, partitions=s.partitions, key_type=str, value_type=None)
+        return app.Table(name, default=default, partitions=s.endpoints.partitions, key_type=str, value_type=None)
 
     severity_t = table("alerts-minute-severity")
     terminal_t = table("alerts-minute-terminal")
@@ -101,7 +101,7 @@ def create_app(s: Settings) -> faust.App:
     pages_t = table("pages-sent", default=None)  # Page.key -> page
     last_pruned: dict[int, int] = {}
     last_logged: dict[tuple[str, str], tuple[float, int]] = {}  # (topic, reason) -> (when, skipped since)
-    parts = range(s.partitions)
+    parts = range(s.endpoints.partitions)
 
     def hist_of(minute: int) -> list[int] | None:
         found = [hist_t.get(f"{minute}|{p}") for p in parts]
@@ -109,7 +109,7 @@ def create_app(s: Settings) -> faust.App:
         return [sum(col) for col in zip(*found, strict=True)] if found else None
 
     def rate_and_hists(minute: int, first: int | None = None) -> tuple[dict[int, int], dict[int, list[int]]]:
-        minutes = range(minute - s.baseline_minutes if first is None else first, minute + 1)
+        minutes = range(minute - s.oncall.baseline_minutes if first is None else first, minute + 1)
         hists = {k: h for k in minutes if (h := hist_of(k)) is not None}
         return {k: sum(h) for k, h in hists.items()}, hists
 
@@ -166,13 +166,13 @@ def create_app(s: Settings) -> faust.App:
             hist_t[f"{minute}|{part}"] = hist
             m.MONITOR_ALERTS.labels(sev).inc()
             rate, hists = rate_and_hists(minute)
-            base = baseline_minutes(minute, s.baseline_minutes)
+            base = baseline_minutes(minute, s.oncall.baseline_minutes)
             m.MONITOR_ALERT_RATE.set(rate.get(minute - 1, 0))
             m.MONITOR_BASELINE_RATE.set(statistics.median(per_minute(rate, base)))
             m.MONITOR_SCORE_DRIFT.set(total_variation(hists.get(minute, [0] * SCORE_BINS),
                                                       pooled_histogram(hists, base)))
-            for page in detect(minute, rate, hists, baseline_n=s.baseline_minutes, factor=s.spike_factor,
-                               min_alerts=s.spike_min_alerts, drift_threshold=s.drift_threshold):
+            for page in detect(minute, rate, hists, baseline_n=s.oncall.baseline_minutes, factor=s.oncall.spike_factor,
+                               min_alerts=s.oncall.spike_min_alerts, drift_threshold=s.oncall.drift_threshold):
                 await send_page(page)
             prune(minute, part)
 
@@ -188,14 +188,14 @@ def create_app(s: Settings) -> faust.App:
             m.MONITOR_METRICS_RECORDS.inc()
             if task.p99_ms is not None:
                 m.MONITOR_PIPELINE_P99.set(task.p99_ms / 1000.0)
-            page = latency_breach(minute_of(task.window_end or 0), task.p99_ms, s.latency_slo_ms, task.task_id)
+            page = latency_breach(minute_of(task.window_end or 0), task.p99_ms, s.oncall.latency_slo_ms, task.task_id)
             if page is not None:
                 await send_page(page)
 
     def snapshot() -> dict[str, Any]:
         latest = max([split_key(k)[0] for k in hist_t.keys()] + [0])
         now = max(minute_of(time.time_ns() // 1_000_000), latest)
-        _, hists = rate_and_hists(now, first=now - max(15, s.baseline_minutes))
+        _, hists = rate_and_hists(now, first=now - max(15, s.oncall.baseline_minutes))
         return build_snapshot(now, severity_t.items(), terminal_t.items(), merchant_t.items(), hists,
                               dict(tasks_t.items()), [v for _, v in pages_t.items()])
 
@@ -208,7 +208,7 @@ def create_app(s: Settings) -> faust.App:
         assigned = {tp.topic for tp in app.consumer.assignment()}
         recovered = (cast(Any, app.tables).recovery.completed.is_set() and not app.rebalancing and not app.in_recovery
                      and s.topics.risk_alerts in assigned)
-        body = {"status": "ok" if recovered else "recovering", "app": s.monitor_app_id,
+        body = {"status": "ok" if recovered else "recovering", "app": s.oncall.monitor_app_id,
                 "tables_recovered": recovered, "alert_minutes": len(hist_t), "pages": len(pages_t)}
         return web.json(body, status=200 if recovered else 503)
 
@@ -232,8 +232,8 @@ def main() -> int:
     s = Settings.from_env()
     app = create_app(s)
     m.PROCESS.info({"role": "monitor", "pid": str(os.getpid())})
-    write_target(s, "monitor", s.monitor_port)  # the local Prometheus finds /metrics on the web port
-    log.info("alert monitor starting", extra={"port": s.monitor_port, "broker": s.kafka_bootstrap})
+    write_target(s, "monitor", s.oncall.monitor_port)  # the local Prometheus finds /metrics on the web port
+    log.info("alert monitor starting", extra={"port": s.oncall.monitor_port, "broker": s.kafka_bootstrap})
     # Faust (mode) replaces the logging setup when its worker starts: give it ours,
     # so the monitor logs JSON lines like every other Lepton process.
     json_logs = {"version": 1, "disable_existing_loggers": False,

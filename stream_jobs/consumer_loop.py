@@ -38,11 +38,11 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
     One Kafka transaction holds the outputs of every batch consumed within
     `commit_interval_s` (0: one per batch)."""
     pipeline = build_pipeline(s)
-    consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.consumer_group,
+    consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.job.consumer_group,
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
                          "enable.auto.commit": False, **client_security(s)})
     consumer.subscribe([s.topics.transactions, s.topics.fraud_labels])
-    producer = Producer({"bootstrap.servers": s.kafka_bootstrap, "transactional.id": f"{s.consumer_group}-loop",
+    producer = Producer({"bootstrap.servers": s.kafka_bootstrap, "transactional.id": f"{s.job.consumer_group}-loop",
                          "linger.ms": 5, "compression.type": "lz4", "message.max.bytes": MAX_RECORD_BYTES,
                          # a transaction may hold every output of `commit_interval_s`
                          "queue.buffering.max.messages": 2_000_000, **client_security(s)})

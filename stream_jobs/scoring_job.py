@@ -86,7 +86,7 @@ def control_options(s: Settings, target: str, from_savepoint: str | None, startu
     offsets' would replay committed records), the checkpoint is exact."""
     out: dict[str, str] = {}
     if target == "local":
-        root = s.home / "checkpoints" / s.consumer_group
+        root = s.endpoints.home / "checkpoints" / s.job.consumer_group
         out |= {"execution.checkpointing.dir": root.resolve().as_uri(),
                 "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
                 "execution.checkpointing.num-retained": "2"}
@@ -100,10 +100,10 @@ def control_options(s: Settings, target: str, from_savepoint: str | None, startu
     if target == "local":  # a cluster's client (`flink run`) reaches the cluster's own REST API
         from lepton_stream.stack.processes import port_free
 
-        if not port_free(s.host, s.flink_rest_port):
-            raise SystemExit(f"the job's REST port {s.flink_rest_port} on {s.host} is taken (another job "
+        if not port_free(s.endpoints.host, s.job.flink_rest_port):
+            raise SystemExit(f"the job's REST port {s.job.flink_rest_port} on {s.endpoints.host} is taken (another job "
                              "running?): set LEPTON_FLINK_REST_PORT")
-        out |= {"rest.port": str(s.flink_rest_port), "rest.bind-address": s.host}
+        out |= {"rest.port": str(s.job.flink_rest_port), "rest.bind-address": s.endpoints.host}
     if from_savepoint:
         # (Flink 2's name for execution.savepoint.path.) Without ignore-unclaimed-state
         # (allowNonRestoredState): state that no operator takes fails the start
@@ -113,15 +113,15 @@ def control_options(s: Settings, target: str, from_savepoint: str | None, startu
 
 
 def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None = None) -> TableEnvironment:
-    connector = s.lib_dir / "flink"
+    connector = s.endpoints.lib_dir / "flink"
     jars = sorted(connector.glob("flink-sql-connector-kafka-*.jar"))
     if not jars:
         raise SystemExit(f"Flink Kafka connector jar missing in {connector}: run `make setup`")
-    os.environ.setdefault("JVM_ARGS", f"-Xmx{s.jvm_heap_mb}m")
+    os.environ.setdefault("JVM_ARGS", f"-Xmx{s.job.jvm_heap_mb}m")
     # Locally PyFlink runs every Python worker inside this driver process ("loopback"),
     # so parallel subtasks share one interpreter lock; "process" gives each its own
     # worker process, as a cluster does.
-    os.environ.setdefault("_python_worker_execution_mode", s.python_worker_mode)
+    os.environ.setdefault("_python_worker_execution_mode", s.job.python_worker_mode)
     # --- Network (docs/security.md): the local MiniCluster's servers bind `host` only,
     # the Beam servers of its Python workers loopback, and its REST API takes no jar
     # uploads. Before PyFlink's first use: the gateway JVM and worker pool start then.
@@ -142,12 +142,12 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     for k, v in {
         "pipeline.name": "lepton-scoring",
         "pipeline.jars": ";".join(j.as_uri() for j in jars),
-        "parallelism.default": str(s.parallelism),
+        "parallelism.default": str(s.job.parallelism),
         "python.executable": sys.executable,
-        "python.fn-execution.arrow.batch.size": str(s.arrow_batch_size),
-        "python.fn-execution.bundle.time": str(s.bundle_time_ms),
-        "python.fn-execution.bundle.size": str(s.bundle_size),
-        "execution.checkpointing.interval": f"{s.checkpoint_interval_ms} ms",
+        "python.fn-execution.arrow.batch.size": str(s.job.arrow_batch_size),
+        "python.fn-execution.bundle.time": str(s.job.bundle_time_ms),
+        "python.fn-execution.bundle.size": str(s.job.bundle_size),
+        "execution.checkpointing.interval": f"{s.job.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         **control_options(s, conf.get("execution.target", ""), from_savepoint, startup),
     }.items():
@@ -166,7 +166,7 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
                 `offset` BIGINT METADATA VIRTUAL
             ) WITH ({kafka_options(s)},
                 'topic' = '{topic}',
-                'properties.group.id' = '{s.consumer_group}',
+                'properties.group.id' = '{s.job.consumer_group}',
                 'properties.isolation.level' = 'read_committed',
                 {startup_options(startup)},
                 {"'scan.bounded.mode' = 'latest-offset'," if bounded else ""}
@@ -178,15 +178,15 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
 
     # 2. Sink: one table over every output topic; each row names its topic.
     outputs = [s.topics.scores, s.topics.risk_alerts, s.topics.dlq, s.topics.pipeline_metrics]
-    eo = s.delivery_guarantee == "exactly-once"
+    eo = s.job.delivery_guarantee == "exactly-once"
     t_env.execute_sql(f"""
         CREATE TABLE outputs (
             `topic` STRING METADATA, k BYTES, v BYTES
         ) WITH ({kafka_options(s)},
             'topic' = '{";".join(outputs)}',
-            'sink.delivery-guarantee' = '{s.delivery_guarantee}',
-            {f"'sink.transactional-id-prefix' = '{s.consumer_group}-tx'," if eo else ""}
-            'properties.transaction.timeout.ms' = '{s.transaction_timeout_ms}',
+            'sink.delivery-guarantee' = '{s.job.delivery_guarantee}',
+            {f"'sink.transactional-id-prefix' = '{s.job.consumer_group}-tx'," if eo else ""}
+            'properties.transaction.timeout.ms' = '{s.job.transaction_timeout_ms}',
             'properties.linger.ms' = '5',
             'properties.max.request.size' = '{MAX_RECORD_BYTES}',
             'key.format' = 'raw', 'key.fields' = 'k',
@@ -220,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     t_env = build(s, args.startup, args.bounded, args.from_savepoint)
     logs.get("lepton.job").info("job starting", extra={"startup": args.startup, "bounded": args.bounded,
                                                      "from_savepoint": args.from_savepoint,
-                                                     "parallelism": s.parallelism,
-                                                     "group": s.consumer_group, "guarantee": s.delivery_guarantee})
+                                                     "parallelism": s.job.parallelism,
+                                                     "group": s.job.consumer_group,
+                                                     "guarantee": s.job.delivery_guarantee})
     t_env.execute_sql(INSERT).wait()
     return 0
 

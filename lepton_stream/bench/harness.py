@@ -32,7 +32,7 @@ def with_topics(s: Settings, prefix: str, **changes) -> Settings:
     topics = Topics(transactions=f"{prefix}-tx", fraud_labels=f"{prefix}-labels", scores=f"{prefix}-scores",
                     risk_alerts=f"{prefix}-alerts", pipeline_metrics=f"{prefix}-metrics", dlq=f"{prefix}-dlq")
     out = s.replace(topics=topics, consumer_group=f"bench-{prefix}", **changes)
-    create_topics(out.kafka_bootstrap, out.topics.all(), out.partitions)
+    create_topics(out.kafka_bootstrap, out.topics.all(), out.endpoints.partitions)
     wait_topics_ready(out.kafka_bootstrap, out.topics.all())
     return out
 

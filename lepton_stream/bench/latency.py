@@ -70,14 +70,14 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
 
     s = with_topics(base, tag, **changes)
     if runner == "loop":
-        job = start_loop(s, s.home / f"{tag}.log", batch_size=s.arrow_batch_size, max_wait_ms=s.bundle_time_ms,
-                         commit_interval_s=s.checkpoint_interval_ms / 1000)
+        job = start_loop(s, s.endpoints.home / f"{tag}.log", batch_size=s.job.arrow_batch_size,
+                         max_wait_ms=s.job.bundle_time_ms, commit_interval_s=s.job.checkpoint_interval_ms / 1000)
     else:
-        job = start_job(s, "latest", s.home / f"{tag}.log")
+        job = start_job(s, "latest", s.endpoints.home / f"{tag}.log")
     reader = _Reader(s)
-    out: dict = {"runner": runner, "pipeline": s.pipeline,
-                 "checkpoint_interval_ms": s.checkpoint_interval_ms, "bundle_time_ms": s.bundle_time_ms,
-                 "arrow_batch_size": s.arrow_batch_size, "parallelism": s.parallelism, "rates": []}
+    out: dict = {"runner": runner, "pipeline": s.job.pipeline,
+                 "checkpoint_interval_ms": s.job.checkpoint_interval_ms, "bundle_time_ms": s.job.bundle_time_ms,
+                 "arrow_batch_size": s.job.arrow_batch_size, "parallelism": s.job.parallelism, "rates": []}
     try:
         _wait_ready(s, reader)
         for rate in rates:

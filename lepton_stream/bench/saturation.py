@@ -74,7 +74,7 @@ def _stage_split(stage_s: dict[str, float], wall_s: float) -> dict[str, float]:
 def run_flink(base: Settings, events: list[dict], tag: str = "flink", **changes) -> dict:
     s = with_topics(base, tag, metrics_interval_s=1.0, **changes)
     publish(s, events, tag)
-    job = start_job(s, "earliest", s.home / f"{tag}.log", bounded=True)
+    job = start_job(s, "earliest", s.endpoints.home / f"{tag}.log", bounded=True)
     rss = PeakRss(job.pid, group=True)
     t0 = time.monotonic()
     rc = wait_job(job, 1800)
@@ -90,9 +90,9 @@ def run_flink(base: Settings, events: list[dict], tag: str = "flink", **changes)
     tasks = max(1, len({m["task_id"] for m in metrics}))
     return {"scored": len(scores), "events_per_s": _rate(scores), "scoring_span_s": round(span, 2),
             "wall_s_incl_start": round(wall, 1), "exit_code": rc, "median_rss_mb": rss.stop(),
-            "parallelism": s.parallelism, "arrow_batch_size": s.arrow_batch_size,
-            "bundle_time_ms": s.bundle_time_ms, "bundle_size": s.bundle_size,
-            "checkpoint_interval_ms": s.checkpoint_interval_ms,
+            "parallelism": s.job.parallelism, "arrow_batch_size": s.job.arrow_batch_size,
+            "bundle_time_ms": s.job.bundle_time_ms, "bundle_size": s.job.bundle_size,
+            "checkpoint_interval_ms": s.job.checkpoint_interval_ms,
             # Per task: each Python worker's time split over the scoring span.
             "time_share_per_task": _stage_split({k: v / tasks for k, v in stage_s.items()}, span)}
 

@@ -14,7 +14,7 @@ the scripts and the meaning of each field are in `redis_lua.py`):
   record>", for the replay horizon: tells a replay from a duplicate or a conflict.
 Window keys expire `view.ttl_s` after their last write and old buckets are
 pruned as the head moves; a card's `seen` periods expire after the replay horizon
-(`Settings.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
+(`Settings.job.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
 Every batch is one pipelined round trip; the scripts are idempotent by tx_id,
 so a batch is simply sent again after a failure or a Redis restart.
 """

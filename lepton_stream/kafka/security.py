@@ -29,18 +29,20 @@ class KafkaSecurityError(ValueError):
 
 def _checked(s: Settings) -> tuple[str, str | None, str | None]:
     """(protocol, username, password) after validating the combination."""
-    proto = s.kafka_security_protocol.upper()
+    proto = s.security.kafka_security_protocol.upper()
     if proto not in PROTOCOLS:
-        raise KafkaSecurityError(f"LEPTON_KAFKA_SECURITY_PROTOCOL={s.kafka_security_protocol!r}: one of {PROTOCOLS}")
+        raise KafkaSecurityError(
+            f"LEPTON_KAFKA_SECURITY_PROTOCOL={s.security.kafka_security_protocol!r}: one of {PROTOCOLS}")
     if not proto.startswith("SASL_"):
         return proto, None, None
-    if s.kafka_sasl_mechanism.upper() not in SASL_MECHANISMS:
-        raise KafkaSecurityError(f"LEPTON_KAFKA_SASL_MECHANISM={s.kafka_sasl_mechanism!r}: one of {SASL_MECHANISMS}")
-    password = secret_value(s.kafka_password, s.kafka_password_file, "LEPTON_KAFKA_PASSWORD_FILE")
-    if not s.kafka_username or not password:
+    if s.security.kafka_sasl_mechanism.upper() not in SASL_MECHANISMS:
+        raise KafkaSecurityError(
+            f"LEPTON_KAFKA_SASL_MECHANISM={s.security.kafka_sasl_mechanism!r}: one of {SASL_MECHANISMS}")
+    password = secret_value(s.security.kafka_password, s.security.kafka_password_file, "LEPTON_KAFKA_PASSWORD_FILE")
+    if not s.security.kafka_username or not password:
         raise KafkaSecurityError(
             f"{proto} needs LEPTON_KAFKA_USERNAME and LEPTON_KAFKA_PASSWORD_FILE (or LEPTON_KAFKA_PASSWORD)")
-    return proto, s.kafka_username, password
+    return proto, s.security.kafka_username, password
 
 
 def _tls(proto: str) -> bool:
@@ -54,12 +56,13 @@ def librdkafka_config(s: Settings) -> dict[str, str]:
         return {}
     conf = {"security.protocol": proto}
     if user is not None and password is not None:
-        conf |= {"sasl.mechanism": s.kafka_sasl_mechanism.upper(), "sasl.username": user, "sasl.password": password}
+        conf |= {"sasl.mechanism": s.security.kafka_sasl_mechanism.upper(), "sasl.username": user,
+                 "sasl.password": password}
     if _tls(proto):
         # Hostname verification stays on (librdkafka's default `https`).
         conf["ssl.endpoint.identification.algorithm"] = "https"
-        if s.kafka_ca_file:
-            conf["ssl.ca.location"] = s.kafka_ca_file
+        if s.security.kafka_ca_file:
+            conf["ssl.ca.location"] = s.security.kafka_ca_file
     return conf
 
 
@@ -81,13 +84,13 @@ def java_client_properties(s: Settings, shaded_prefix: str = "") -> dict[str, st
         return {}
     props = {"security.protocol": proto}
     if user is not None and password is not None:
-        mech = s.kafka_sasl_mechanism.upper()
+        mech = s.security.kafka_sasl_mechanism.upper()
         props["sasl.mechanism"] = mech
         props["sasl.jaas.config"] = (f"{shaded_prefix}{_JAAS_MODULES[mech]} required username={_jaas_quote(user)} "
                                      f"password={_jaas_quote(password)};")
-    if _tls(proto) and s.kafka_ca_file:
+    if _tls(proto) and s.security.kafka_ca_file:
         # PEM trust stores need no keytool step (Kafka clients >= 2.7).
-        props |= {"ssl.truststore.type": "PEM", "ssl.truststore.location": s.kafka_ca_file}
+        props |= {"ssl.truststore.type": "PEM", "ssl.truststore.location": s.security.kafka_ca_file}
     return props
 
 
@@ -110,8 +113,8 @@ def faust_credentials(s: Settings) -> Any:
 
     import faust
 
-    context = ssl.create_default_context(cafile=s.kafka_ca_file or None) if _tls(proto) else None
+    context = ssl.create_default_context(cafile=s.security.kafka_ca_file or None) if _tls(proto) else None
     if user is None:
         return faust.SSLCredentials(context)
-    return faust.SASLCredentials(username=user, password=password, mechanism=s.kafka_sasl_mechanism.upper(),
+    return faust.SASLCredentials(username=user, password=password, mechanism=s.security.kafka_sasl_mechanism.upper(),
                                  ssl_context=context)

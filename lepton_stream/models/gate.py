@@ -134,7 +134,7 @@ class Margins:
 
     @classmethod
     def of(cls, s: Settings) -> Margins:
-        return cls(s.publish_max_ap_drop, s.publish_max_alert_rate_change, s.publish_max_auc_drop)
+        return cls(s.models.publish_max_ap_drop, s.models.publish_max_alert_rate_change, s.models.publish_max_auc_drop)
 
 
 def fraud_figures(scores: np.ndarray, y: np.ndarray, threshold: float) -> FraudFigures:
@@ -212,17 +212,17 @@ class Verdict:
 def evaluate(candidates: dict[str, Path], serving: dict[str, tuple[int, Path] | None], s: Settings) -> Verdict:
     """Figures of each candidate (FRAUD, CREDIT) and of the serving version (None: none
     yet) on the held-out world; the refusals, empty when the gate passes."""
-    world, m = held_out(s.home), Margins.of(s)
+    world, m = held_out(s.endpoints.home), Margins.of(s)
     common = {"seed": HELD_OUT_SEED, "world": world.key, "margins": asdict(m)}
     records: dict[str, dict] = {}
     refusals: list[str] = []
 
-    cand = fraud_figures(score(candidates[FRAUD], world.fraud_x), world.fraud_y, s.alert_threshold)
+    cand = fraud_figures(score(candidates[FRAUD], world.fraud_x), world.fraud_y, s.models.alert_threshold)
     serv, serv_rec = _serving(serving.get(FRAUD), lambda p: fraud_figures(
-        score(p, world.fraud_x), world.fraud_y, s.alert_threshold))
+        score(p, world.fraud_x), world.fraud_y, s.models.alert_threshold))
     reason = judge_fraud(cand, serv, world.base_rate, m)
     records[FRAUD] = {**common, "events": len(world.fraud_y), "frauds": int(world.fraud_y.sum()),
-                      "alert_threshold": s.alert_threshold, "candidate": _rounded(cand), "serving": serv_rec,
+                      "alert_threshold": s.models.alert_threshold, "candidate": _rounded(cand), "serving": serv_rec,
                       "refusal": reason}
 
     cand_c = CreditFigures(roc_auc(world.credit_y, score(candidates[CREDIT], world.credit_x)))

@@ -97,8 +97,8 @@ def publish(source: Path, s: Settings, load: bool = True, force: bool = False) -
         raise PublishError(verdict.line())
     published: dict[str, int] = {}
     for name, (features, output, key) in MODELS.items():
-        version = (versions(s.model_repo, name) or [0])[-1] + 1
-        staging = s.home / "publish" / f"{name}-{version}"
+        version = (versions(s.endpoints.model_repo, name) or [0])[-1] + 1
+        staging = s.endpoints.home / "publish" / f"{name}-{version}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         shutil.copyfile(source / f"{name}.onnx", staging / "model.onnx")
@@ -107,13 +107,13 @@ def publish(source: Path, s: Settings, load: bool = True, force: bool = False) -
         metrics["publish_gate"] = {**verdict.records[name], "forced": bool(verdict.refusals)}
         meta = {
             "model": name, "version": version, "features": list(features), "output": output,
-            "alert_threshold": s.alert_threshold if name == "fraud_scorer" else None,
+            "alert_threshold": s.models.alert_threshold if name == "fraud_scorer" else None,
             "feature_mean": report.get(key, {}).get("feature_mean"),
             "feature_std": report.get(key, {}).get("feature_std"),
             "training": report.get("config"), "metrics": metrics,
         }
         (staging / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
-        staging.rename(s.model_repo / name / str(version))
+        staging.rename(s.endpoints.model_repo / name / str(version))
         published[name] = version
     if load and triton_running(s):
         _load_or_roll_back(s, published)
@@ -123,8 +123,8 @@ def publish(source: Path, s: Settings, load: bool = True, force: bool = False) -
 def _gate(source: Path, s: Settings) -> gate.Verdict:
     serving: dict[str, tuple[int, Path] | None] = {}
     for name in MODELS:
-        latest = versions(s.model_repo, name)
-        serving[name] = (latest[-1], s.model_repo / name / str(latest[-1]) / "model.onnx") if latest else None
+        latest = versions(s.endpoints.model_repo, name)
+        serving[name] = (latest[-1], s.endpoints.model_repo / name / str(latest[-1]) / "model.onnx") if latest else None
     try:
         return gate.evaluate({name: source / f"{name}.onnx" for name in MODELS}, serving, s)
     except gate.Unscorable as exc:
@@ -136,6 +136,6 @@ def _load_or_roll_back(s: Settings, published: dict[str, int]) -> None:
         status, body = _triton(s, "POST", f"/v2/repository/models/{name}/load")
         if status != 200:
             for n, v in published.items():
-                shutil.rmtree(s.model_repo / n / str(v), ignore_errors=True)
+                shutil.rmtree(s.endpoints.model_repo / n / str(v), ignore_errors=True)
                 _triton(s, "POST", f"/v2/repository/models/{n}/load")  # back to the previous version
             raise PublishError(f"Triton refused {name}: {body[:300]}; the previous versions keep serving")

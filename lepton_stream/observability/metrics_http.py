@@ -39,10 +39,10 @@ def start_exporter(s: Settings, role: str, base_port: int, span: int | None = No
     if role in _started:  # a second pipeline in this process (or another home in tests)
         write_target(s, role, _started[role])
         return _started[role]
-    span = s.metrics_port_span if span is None else span
+    span = s.oncall.metrics_port_span if span is None else span
     for port in candidate_ports(s, base_port, span):
         try:
-            start_http_server(port, addr=s.host)
+            start_http_server(port, addr=s.endpoints.host)
         except OSError:
             continue
         _started[role] = port
@@ -58,8 +58,9 @@ def candidate_ports(s: Settings, base_port: int, span: int) -> list[int]:
     """`base_port` and the next ports, skipping the other processes' own ports
     (9250 job, 9251 producer, 9252 stack by default): a second worker must not
     take the producer's port."""
-    reserved = {s.job_metrics_port, s.producer_metrics_port, s.stack_metrics_port, s.monitor_port,
-                s.prometheus_port} - {base_port}
+    o = s.oncall
+    reserved = {o.job_metrics_port, o.producer_metrics_port, o.stack_metrics_port, o.monitor_port,
+                o.prometheus_port} - {base_port}
     out: list[int] = []
     port = base_port
     while len(out) < max(1, span):
@@ -76,7 +77,7 @@ def write_target(s: Settings, role: str, port: int) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"targets": [f"{s.host}:{port}"], "labels": {"role": role}}]))
+        tmp.write_text(json.dumps([{"targets": [f"{s.endpoints.host}:{port}"], "labels": {"role": role}}]))
         tmp.replace(path)
     except OSError as exc:  # a read-only home: the port is still served, only discovery is lost
         log.warning("cannot write Prometheus target file", extra={"path": str(path), "error": str(exc)})

@@ -28,8 +28,9 @@ def local_config(s: Settings, scrape_interval_s: float = 5.0) -> dict[str, Any]:
     scrape: list[dict[str, Any]] = [
         {"job_name": job, "file_sd_configs": [{"files": [str(targets / f"{role}-*.json")], "refresh_interval": "1s"}]}
         for job, role in DISCOVERED.items()]
-    scrape += [{"job_name": "lepton-stack", "static_configs": [{"targets": [f"{s.host}:{s.stack_metrics_port}"]}]},
-               {"job_name": "triton", "static_configs": [{"targets": [f"{s.host}:{s.triton_metrics_port}"]}]}]
+    host = s.endpoints.host
+    scrape += [{"job_name": "lepton-stack", "static_configs": [{"targets": [f"{host}:{s.oncall.stack_metrics_port}"]}]},
+               {"job_name": "triton", "static_configs": [{"targets": [f"{host}:{s.endpoints.triton_metrics_port}"]}]}]
     return {"global": {"scrape_interval": interval, "evaluation_interval": interval,
                        "external_labels": {"service": "lepton-stream"}},
             "rule_files": [str(RULES)], "scrape_configs": scrape}

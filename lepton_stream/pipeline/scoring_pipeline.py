@@ -46,7 +46,7 @@ class ScoringPipeline:
 def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
     @lru_cache(maxsize=8)
     def stats(version: str) -> tuple[np.ndarray, np.ndarray]:
-        meta = json.loads((settings.model_repo / "fraud_scorer" / version / "metadata.json").read_text())
+        meta = json.loads((settings.endpoints.model_repo / "fraud_scorer" / version / "metadata.json").read_text())
         std = np.asarray(meta["feature_std"], np.float32)
         return np.asarray(meta["feature_mean"], np.float32), np.where(std > 0, std, 1.0)
 
@@ -59,19 +59,19 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
     from lepton_stream.scoring.triton_client import TritonScorer
 
     # Each process running a pipeline (a Flink Python worker, the consumer loop) serves /metrics.
-    start_exporter(settings, "job", settings.job_metrics_port)
-    metrics = MetricsStage(settings, kafka_lag(settings.kafka_bootstrap), settings.metrics_interval_s)
-    if settings.pipeline == "passthrough":
+    start_exporter(settings, "job", settings.oncall.job_metrics_port)
+    metrics = MetricsStage(settings, kafka_lag(settings.kafka_bootstrap), settings.job.metrics_interval_s)
+    if settings.job.pipeline == "passthrough":
         return ScoringPipeline([ParseStage(settings), PassthroughStage(settings), metrics])
-    if settings.pipeline != "scoring":
-        raise ValueError(f"LEPTON_PIPELINE must be scoring or passthrough, not {settings.pipeline!r}")
-    store = RedisWindowStore(settings.redis_url, replay_horizon_s=settings.replay_horizon_s)
+    if settings.job.pipeline != "scoring":
+        raise ValueError(f"LEPTON_PIPELINE must be scoring or passthrough, not {settings.job.pipeline!r}")
+    store = RedisWindowStore(settings.redis_url, replay_horizon_s=settings.job.replay_horizon_s)
     return ScoringPipeline([
         LabelStage(settings, store),
         ParseStage(settings),
         DedupStage(settings, store),
         FeatureStage(settings, store),
-        ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.triton_batch)),
+        ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.job.triton_batch)),
         RouteStage(settings, feature_stats_from_repo(settings)),
         metrics,
     ])

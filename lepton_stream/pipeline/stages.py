@@ -36,7 +36,7 @@ def _dlq(s: Settings, rec: RawRecord, bad: InvalidEvent, origin: int) -> OutReco
 
 
 def _retry(s: Settings, what: str) -> dict:
-    return {"what": what, "attempts": s.retry_attempts, "base_s": s.retry_base_s}
+    return {"what": what, "attempts": s.job.retry_attempts, "base_s": s.job.retry_base_s}
 
 
 def _parse_safely(parse: Callable[[], Transaction | Label | InvalidEvent]) -> Transaction | Label | InvalidEvent:
@@ -82,7 +82,7 @@ class ParseStage:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.limits = Limits(s.max_amount, s.max_abs_coordinate, s.max_future_ms)
+        self.limits = Limits(s.limits.max_amount, s.limits.max_abs_coordinate, s.limits.max_future_ms)
 
     def __call__(self, batch: Batch) -> Batch:
         now = _now_ms()
@@ -99,7 +99,7 @@ class ParseStage:
         if not parsed:
             return batch
         reference = self.clock.observe([tx.ts_ms for _, tx in parsed])
-        ahead = self.settings.max_ahead_of_stream_ms
+        ahead = self.settings.limits.max_ahead_of_stream_ms
         for i, tx in parsed:
             if reference is not None and tx.ts_ms > reference + ahead:
                 batch.out.append(_dlq(self.settings, batch.records[i], InvalidEvent(
@@ -242,7 +242,7 @@ class RouteStage:
             score = Score(tx.tx_id, tx.card_id, round(fraud, 6), round(credit, 6), sc.fraud_version,
                           sc.credit_version, tx.ts_ms, now, now - tx.ts_ms)
             batch.out.append(OutRecord(topics.scores, key, score.to_json(), origin))
-            level = severity(fraud, self.settings.alert_threshold)
+            level = severity(fraud, self.settings.models.alert_threshold)
             if level is None:
                 continue
             top = np.argsort(-np.abs(z[i]))[:3]

@@ -60,7 +60,7 @@ def _config(s: Settings, rest_port: int, ports: list[int], slots: int) -> str:
         "taskmanager.rpc.port": tm_rpc, "taskmanager.data.port": tm_data,
         "taskmanager.numberOfTaskSlots": slots,
         "jobmanager.memory.process.size": "768m", "taskmanager.memory.process.size": "2048m",
-        "parallelism.default": s.parallelism,
+        "parallelism.default": s.job.parallelism,
     }
     return "".join(f"{k}: {v}\n" for k, v in lines.items())
 
@@ -80,10 +80,10 @@ def _env(s: Settings, conf_dir: Path, log_dir: Path) -> dict[str, str]:
 
 
 def start_cluster(s: Settings, slots: int = 2, timeout_s: float = 90.0) -> FlinkCluster:
-    """JobManager + one TaskManager with `slots` slots, on free ports, under `s.home`."""
+    """JobManager + one TaskManager with `slots` slots, on free ports, under `s.endpoints.home`."""
     home = flink_home()
-    conf_dir = s.home / "flink-conf"
-    log_dir = s.home / "flink-log"
+    conf_dir = s.endpoints.home / "flink-conf"
+    log_dir = s.endpoints.home / "flink-log"
     conf_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     for name in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties"):
@@ -95,7 +95,7 @@ def start_cluster(s: Settings, slots: int = 2, timeout_s: float = 90.0) -> Flink
                          log_dir / "jobmanager.out", env=env, cwd=REPO_ROOT)
     tm = processes.start("flink-taskmanager", ["bash", str(home / "bin" / "taskmanager.sh"), "start-foreground"],
                          log_dir / "taskmanager.out", env=env, cwd=REPO_ROOT)
-    cluster = FlinkCluster(f"{s.host}:{rest_port}", conf_dir, jm, tm)
+    cluster = FlinkCluster(f"{s.endpoints.host}:{rest_port}", conf_dir, jm, tm)
     try:
         processes.wait_ready("flink-jobmanager", jm, log_dir / "jobmanager.out",
                              lambda: cluster.overview()["taskmanagers"] >= 1 and tm.poll() is None, timeout_s)
@@ -109,7 +109,7 @@ def submit_command(s: Settings, cluster_rest: str, startup: str = "group", bound
                    detached: bool = False, flink: str = "flink") -> list[str]:
     """`flink run -py` of the job entry point, exactly as one would type it for any cluster."""
     cmd = [flink, "run", "-m", cluster_rest, "-py", str(REPO_ROOT / JOB_ENTRY),
-           "-pyexec", sys.executable, "-pyclientexec", sys.executable, "-p", str(s.parallelism)]
+           "-pyexec", sys.executable, "-pyclientexec", sys.executable, "-p", str(s.job.parallelism)]
     if detached:
         cmd.append("-d")
     return cmd + job_args(startup, bounded)

@@ -1,5 +1,5 @@
 """Where Flink's servers listen, for the local job's MiniCluster and the standalone
-cluster (docs/security.md): every one on `Settings.host`, the Beam servers of the
+cluster (docs/security.md): every one on `Settings.endpoints.host`, the Beam servers of the
 Python workers on loopback, and no jar upload or run through the REST API.
 
 Flink's defaults listen on every interface: the REST API (with jar upload and run,
@@ -18,7 +18,7 @@ from lepton_stream.stack.processes import StackError
 
 
 def bind_options(s: Settings) -> dict[str, str]:
-    host = s.host
+    host = s.endpoints.host
     return {
         "rest.address": host, "rest.bind-address": host,
         # The JobManager's bind host covers its RPC and blob server; the TaskManager's

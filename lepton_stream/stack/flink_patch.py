@@ -51,7 +51,7 @@ def patch_jar(s: Settings) -> Path:
     """The jar with the patched class, built if missing."""
     python_jar = flink_python_jar()
     key = hashlib.sha256(SOURCE.read_bytes() + python_jar.name.encode()).hexdigest()[:12]
-    out = s.lib_dir / "flink-patch" / f"beam-loopback-{key}.jar"
+    out = s.endpoints.lib_dir / "flink-patch" / f"beam-loopback-{key}.jar"
     if out.exists():
         return out
     javac = shutil.which("javac")
@@ -81,11 +81,11 @@ def lib_with_patch(s: Settings, with_flink_python: bool) -> Path:
     if with_flink_python:
         jars.append(flink_python_jar())
     key = hashlib.sha256("\n".join(str(j) for j in jars).encode()).hexdigest()[:12]
-    lib = s.home / f"flink-lib-{key}"
+    lib = s.endpoints.home / f"flink-lib-{key}"
     if lib.exists():
         return lib
-    s.home.mkdir(parents=True, exist_ok=True)
-    part = Path(tempfile.mkdtemp(prefix=".flink-lib-", dir=s.home))
+    s.endpoints.home.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(prefix=".flink-lib-", dir=s.endpoints.home))
     for jar in jars:
         (part / jar.name).symlink_to(jar)
     try:

@@ -66,7 +66,7 @@ class StackExporter:
     ready_timeout_s = 20.0
 
     def ports(self, s: Settings) -> list[int]:
-        return [s.stack_metrics_port]
+        return [s.oncall.stack_metrics_port]
 
     def prepare(self, s: Settings) -> None:
         pass
@@ -80,7 +80,7 @@ class StackExporter:
         return {**os.environ, **s.to_env()}
 
     def _metrics(self, s: Settings) -> str:
-        url = f"http://{s.host}:{s.stack_metrics_port}/metrics"
+        url = f"http://{s.endpoints.host}:{s.oncall.stack_metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.read().decode()
 
@@ -90,7 +90,7 @@ class StackExporter:
     def health(self, s: Settings) -> str:
         ups = [ln for ln in self._metrics(s).splitlines() if ln.startswith("lepton_component_up{")]
         parts = [(ln.split('"')[1], "up" if ln.endswith(" 1.0") else "DOWN") for ln in ups]
-        return f"serving :{s.stack_metrics_port}/metrics; " + ", ".join(f"{n} {state}" for n, state in parts)
+        return f"serving :{s.oncall.stack_metrics_port}/metrics; " + ", ".join(f"{n} {state}" for n, state in parts)
 
 
 def main() -> int:
@@ -99,7 +99,7 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     probe_once(s)  # before serving: the first scrape already has every part
-    if start_exporter(s, "stack", s.stack_metrics_port, span=1) is None:
+    if start_exporter(s, "stack", s.oncall.stack_metrics_port, span=1) is None:
         return 1
     while not stop.wait(PROBE_INTERVAL_S):
         probe_once(s)

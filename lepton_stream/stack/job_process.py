@@ -69,15 +69,15 @@ Say = Callable[[str], None]  # one line per step: print for the CLI, a log line 
 
 def job_rest(s: Settings) -> str:
     """host:port of the local job's REST API (`flink_rest_port`, pinned by the job)."""
-    return f"{s.host}:{s.flink_rest_port}"
+    return f"{s.endpoints.host}:{s.job.flink_rest_port}"
 
 
 def check_parallelism(s: Settings, parallelism: int, say: Say) -> None:
     if parallelism < 1:
         raise StackError(flink_rest.PART, f"parallelism must be at least 1, not {parallelism}")
-    if parallelism > s.partitions:
-        say(f"note: {parallelism - s.partitions} of {parallelism} subtasks will idle: "
-            f"{s.topics.transactions} has {s.partitions} partitions (LEPTON_PARTITIONS)")
+    if parallelism > s.endpoints.partitions:
+        say(f"note: {parallelism - s.endpoints.partitions} of {parallelism} subtasks will idle: "
+            f"{s.topics.transactions} has {s.endpoints.partitions} partitions (LEPTON_PARTITIONS)")
 
 
 def stop_with_savepoint(s: Settings, exited: Callable[[float], bool] | None, say: Say,
@@ -87,12 +87,12 @@ def stop_with_savepoint(s: Settings, exited: Callable[[float], bool] | None, say
     port free again, which the next job binds. Returns the savepoint's path."""
     rest = job_rest(s)
     job_id = flink_rest.running_job(rest)
-    target = s.home / "savepoints" / f"{time.strftime('%Y%m%d-%H%M%S')}-{job_id[:8]}"
+    target = s.endpoints.home / "savepoints" / f"{time.strftime('%Y%m%d-%H%M%S')}-{job_id[:8]}"
     path = flink_rest.stop_with_savepoint(rest, job_id, target)
     say(f"savepoint {path}")
     deadline = time.monotonic() + timeout_s
     gone = exited(timeout_s) if exited else True
-    while gone and not processes.port_free(s.host, s.flink_rest_port):
+    while gone and not processes.port_free(s.endpoints.host, s.job.flink_rest_port):
         gone = time.monotonic() < deadline
         time.sleep(0.2)
     if not gone:

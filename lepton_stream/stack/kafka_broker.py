@@ -39,13 +39,13 @@ class KafkaBroker:
     ready_timeout_s = 90.0
 
     def ports(self, s: Settings) -> list[int]:
-        return [s.kafka_port, s.kafka_controller_port]
+        return [s.endpoints.kafka_port, s.endpoints.kafka_controller_port]
 
     def _dir(self, s: Settings) -> Path:
-        return s.home / "data" / "kafka"
+        return s.endpoints.home / "data" / "kafka"
 
     def _classpath(self, s: Settings) -> str:
-        return str(s.lib_dir / "kafka" / "*")
+        return str(s.endpoints.lib_dir / "kafka" / "*")
 
     def _properties(self, s: Settings) -> Path:
         data = self._dir(s)
@@ -53,14 +53,14 @@ class KafkaBroker:
         path.write_text(f"""\
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}
-listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}
-advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}
+controller.quorum.voters=1@{s.endpoints.host}:{s.endpoints.kafka_controller_port}
+listeners=PLAINTEXT://{s.endpoints.host}:{s.endpoints.kafka_port},CONTROLLER://{s.endpoints.host}:{s.endpoints.kafka_controller_port}
+advertised.listeners=PLAINTEXT://{s.endpoints.host}:{s.endpoints.kafka_port}
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs={data / "logs"}
-num.partitions={s.partitions}
+num.partitions={s.endpoints.partitions}
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=4
 transaction.state.log.replication.factor=1
@@ -83,8 +83,8 @@ replica.fetch.max.bytes={MAX_RECORD_BYTES}
 
     def prepare(self, s: Settings) -> None:
         java = self._java()
-        if not list((s.lib_dir / "kafka").glob("kafka_2.13-*.jar")):
-            raise StackError(self.name, f"broker jars missing in {s.lib_dir / 'kafka'}: run `make setup`")
+        if not list((s.endpoints.lib_dir / "kafka").glob("kafka_2.13-*.jar")):
+            raise StackError(self.name, f"broker jars missing in {s.endpoints.lib_dir / 'kafka'}: run `make setup`")
         props = self._properties(s)
         data = self._dir(s)
         if (data / "logs" / "meta.properties").exists():
@@ -101,7 +101,7 @@ replica.fetch.max.bytes={MAX_RECORD_BYTES}
             raise StackError(self.name, f"formatting storage failed: {tail[0]}")
 
     def command(self, s: Settings) -> list[str]:
-        return [self._java(), f"-Xmx{s.kafka_heap_mb}m", f"-Xms{s.kafka_heap_mb // 2}m",
+        return [self._java(), f"-Xmx{s.endpoints.kafka_heap_mb}m", f"-Xms{s.endpoints.kafka_heap_mb // 2}m",
                 f"-Dlog4j2.configurationFile={s.run_dir / 'kafka-log4j2.properties'}",
                 "-cp", self._classpath(s), "kafka.Kafka", str(s.run_dir / "kafka-server.properties")]
 

@@ -11,13 +11,13 @@ import json
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from lepton_stream import logs
-from lepton_stream.config import Settings
+from lepton_stream.config import Settings, setting_names
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.stack import processes
 from lepton_stream.stack.health_exporter import PROBED, StackExporter
@@ -73,8 +73,8 @@ def up(s: Settings, only: list[str] | None = None, monitoring: bool = False) -> 
             and not (svc.name in state and processes.pid_alive(state[svc.name]["pid"]))]
     for svc in todo:
         for port in svc.ports(s):
-            if not processes.port_free(s.host, port):
-                raise StackError(svc.name, f"port {port} on {s.host} is taken by another process")
+            if not processes.port_free(s.endpoints.host, port):
+                raise StackError(svc.name, f"port {port} on {s.endpoints.host} is taken by another process")
     started: list[str] = []
     try:
         for svc in todo:
@@ -91,12 +91,12 @@ def up(s: Settings, only: list[str] | None = None, monitoring: bool = False) -> 
         if "kafka" not in state:
             return started
         try:
-            created = create_topics(s.kafka_bootstrap, s.topics.all(), s.partitions)
+            created = create_topics(s.kafka_bootstrap, s.topics.all(), s.endpoints.partitions)
             wait_topics_ready(s.kafka_bootstrap, s.topics.all())
         except Exception as exc:
             raise StackError("kafka", f"creating topics failed: {exc}") from None
         if created:
-            log.info("topics created", extra={"topics": created, "partitions": s.partitions})
+            log.info("topics created", extra={"topics": created, "partitions": s.endpoints.partitions})
     except BaseException:
         for name in reversed(started):
             processes.stop(state.pop(name)["pid"])
@@ -144,9 +144,9 @@ def status(s: Settings) -> list[PartStatus]:
 
 
 def free_port_settings(home: Path, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings whose every port (each `*_port` field) is a free one, under `home`: a
-    stack beside any other on the machine (tests, the benchmark)."""
-    names = [f.name for f in fields(Settings) if f.name.endswith("_port")]
+    """Settings whose every port (each `*_port` setting, whatever its section) is a free
+    one, under `home`: a stack beside any other on the machine (tests, the benchmark)."""
+    names = [name for name in setting_names() if name.endswith("_port")]
     ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
     return Settings.from_env(env, **{"home": home, **ports, **overrides})
 

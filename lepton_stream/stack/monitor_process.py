@@ -20,7 +20,7 @@ def start_monitor(s: Settings, log_path: Path) -> subprocess.Popen:
 
 def monitor_ready(s: Settings) -> bool:
     """Faust serves HTTP only once its tables are recovered: /health answering means ready."""
-    with urllib.request.urlopen(f"http://{s.host}:{s.monitor_port}/health", timeout=2) as resp:
+    with urllib.request.urlopen(f"http://{s.endpoints.host}:{s.oncall.monitor_port}/health", timeout=2) as resp:
         return resp.status == 200
 
 

@@ -18,10 +18,10 @@ class PrometheusServer:
     ready_timeout_s = 30.0
 
     def ports(self, s: Settings) -> list[int]:
-        return [s.prometheus_port]
+        return [s.oncall.prometheus_port]
 
     def _config(self, s: Settings):  # noqa: ANN202
-        return s.home / "prometheus" / "prometheus.yml"
+        return s.endpoints.home / "prometheus" / "prometheus.yml"
 
     def prepare(self, s: Settings) -> None:
         if shutil.which("prometheus") is None:
@@ -31,15 +31,16 @@ class PrometheusServer:
 
     def command(self, s: Settings) -> list[str]:
         return [shutil.which("prometheus") or "prometheus", f"--config.file={self._config(s)}",
-                f"--storage.tsdb.path={s.home / 'prometheus' / 'data'}",
-                f"--web.listen-address={s.host}:{s.prometheus_port}", "--storage.tsdb.retention.time=2d",
+                f"--storage.tsdb.path={s.endpoints.home / 'prometheus' / 'data'}",
+                f"--web.listen-address={s.endpoints.host}:{s.oncall.prometheus_port}",
+                "--storage.tsdb.retention.time=2d",
                 "--web.enable-lifecycle"]
 
     def env(self, s: Settings) -> dict[str, str] | None:
         return None
 
     def _get(self, s: Settings, path: str) -> dict:
-        url = f"http://{s.host}:{s.prometheus_port}{path}"
+        url = f"http://{s.endpoints.host}:{s.oncall.prometheus_port}{path}"
         with urllib.request.urlopen(url, timeout=3) as resp:
             return json.loads(resp.read()) if path.startswith("/api") else {"status": resp.status}
 

@@ -15,16 +15,17 @@ class RedisServer:
     ready_timeout_s = 20.0
 
     def ports(self, s: Settings) -> list[int]:
-        return [s.redis_port]
+        return [s.endpoints.redis_port]
 
     def prepare(self, s: Settings) -> None:
         if shutil.which("redis-server") is None:
             raise StackError(self.name, "redis-server not found on PATH: run `make setup`")
-        (s.home / "data" / "redis").mkdir(parents=True, exist_ok=True)
+        (s.endpoints.home / "data" / "redis").mkdir(parents=True, exist_ok=True)
 
     def command(self, s: Settings) -> list[str]:
-        return [shutil.which("redis-server") or "redis-server", "--port", str(s.redis_port), "--bind", s.host,
-                "--save", "", "--appendonly", "no", "--dir", str(s.home / "data" / "redis"),
+        return [shutil.which("redis-server") or "redis-server",
+                "--port", str(s.endpoints.redis_port), "--bind", s.endpoints.host,
+                "--save", "", "--appendonly", "no", "--dir", str(s.endpoints.home / "data" / "redis"),
                 "--daemonize", "no", "--maxmemory-policy", "noeviction"]
 
     def env(self, s: Settings) -> dict[str, str] | None:

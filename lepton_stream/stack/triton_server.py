@@ -29,7 +29,7 @@ class TritonServer:
     ready_timeout_s = 90.0
 
     def ports(self, s: Settings) -> list[int]:
-        return [s.triton_http_port, s.triton_grpc_port, s.triton_metrics_port]
+        return [s.endpoints.triton_http_port, s.endpoints.triton_grpc_port, s.endpoints.triton_metrics_port]
 
     def _pytriton(self) -> Path:
         found = sorted(TRITON_VENV.glob("lib/python3.*/site-packages/pytriton/tritonserver"))
@@ -38,7 +38,7 @@ class TritonServer:
         return found[0]
 
     def _backends(self, s: Settings) -> Path:
-        return s.home / "triton" / "backends"
+        return s.endpoints.home / "triton" / "backends"
 
     def prepare(self, s: Settings) -> None:
         root = self._pytriton()
@@ -56,8 +56,8 @@ class TritonServer:
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(target)
-        if not model_names(s.model_repo):
-            raise StackError(self.name, f"no models in {s.model_repo}")
+        if not model_names(s.endpoints.model_repo):
+            raise StackError(self.name, f"no models in {s.endpoints.model_repo}")
         try:
             ensure_key(s)
         except ValueError as exc:
@@ -66,14 +66,14 @@ class TritonServer:
     def command(self, s: Settings) -> list[str]:
         return [
             str(self._pytriton() / "bin" / "tritonserver"),
-            f"--model-repository={s.model_repo}",
+            f"--model-repository={s.endpoints.model_repo}",
             f"--backend-directory={self._backends(s)}",
-            f"--model-config-name={s.model_config_variant}",
+            f"--model-config-name={s.models.model_config_variant}",
             # Explicit control: `lepton-stream model publish` loads new versions while serving.
             "--model-control-mode=explicit", "--load-model=*",
-            f"--http-address={s.host}", f"--http-port={s.triton_http_port}",
-            f"--grpc-address={s.host}", f"--grpc-port={s.triton_grpc_port}",
-            f"--metrics-address={s.host}", f"--metrics-port={s.triton_metrics_port}",
+            f"--http-address={s.endpoints.host}", f"--http-port={s.endpoints.triton_http_port}",
+            f"--grpc-address={s.endpoints.host}", f"--grpc-port={s.endpoints.triton_grpc_port}",
+            f"--metrics-address={s.endpoints.host}", f"--metrics-port={s.endpoints.triton_metrics_port}",
             "--allow-cpu-metrics=true", "--exit-on-error=true", "--strict-readiness=true",
             # Model loading (code execution) only with the key; tritonserver takes it
             # only on its command line (docs/security.md).
@@ -102,12 +102,12 @@ class TritonServer:
     def ready(self, s: Settings) -> bool:
         if self._get(s, "/v2/health/ready")[0] != 200:
             return False
-        return all(self._get(s, f"/v2/models/{m}/ready")[0] == 200 for m in model_names(s.model_repo))
+        return all(self._get(s, f"/v2/models/{m}/ready")[0] == 200 for m in model_names(s.endpoints.model_repo))
 
     def health(self, s: Settings) -> str:
         server = "ready" if self._get(s, "/v2/health/ready")[0] == 200 else "NOT ready"
         parts = []
-        for m in model_names(s.model_repo):
+        for m in model_names(s.endpoints.model_repo):
             status, body = self._get(s, f"/v2/models/{m}")
             versions = json.loads(body).get("versions", []) if status == 200 and body else []
             ok = self._get(s, f"/v2/models/{m}/ready")[0] == 200

@@ -59,7 +59,7 @@ def committed_lag(s: Settings) -> list[tuple[str, int, int, int | None]]:
     """(topic, partition, end offset, committed offset of the job's group) per input partition."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.consumer_group, "log_level": 0,
+    c = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.job.consumer_group, "log_level": 0,
                   "enable.auto.commit": False, "isolation.level": "read_committed"})
     try:
         tps = []
@@ -97,8 +97,8 @@ def render(s: Settings) -> int:
         state = "healthy" if p.healthy else ("running, unhealthy" if p.running else "stopped")
         table.add_row(p.name, Text(state, style="green" if p.healthy else "red"), str(p.pid or "-"), p.detail)
     # Optional parts: not failures when absent.
-    for name, url in (("monitor", f"http://{s.host}:{s.monitor_port}/health"),
-                      ("prometheus", f"http://{s.host}:{s.prometheus_port}/-/ready")):
+    for name, url in (("monitor", f"http://{s.endpoints.host}:{s.oncall.monitor_port}/health"),
+                      ("prometheus", f"http://{s.endpoints.host}:{s.oncall.prometheus_port}/-/ready")):
         if any(p.name == name for p in parts):
             continue
         ok = _http_ok(url)
@@ -110,7 +110,7 @@ def render(s: Settings) -> int:
         records = [r for m in last_records(s.kafka_bootstrap, s.topics.pipeline_metrics, 20, idle_polls=1)
                    if (r := as_json(m.value())) is not None]
         summary = summarise(records)
-        lag_table = Table(title=f"lag per partition (group {s.consumer_group})", title_justify="left")
+        lag_table = Table(title=f"lag per partition (group {s.job.consumer_group})", title_justify="left")
         for col in ("topic", "partition", "end offset", "committed", "lag", "lag reported by the job"):
             lag_table.add_column(col, justify="right" if col != "topic" else "left")
         for topic, part, high, off in committed_lag(s):

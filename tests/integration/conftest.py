@@ -59,7 +59,7 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 # What listens: the socket inodes of /proc/<pid>/fd joined with the LISTEN rows of
-# /proc/net/tcp and tcp6 (docs/security.md: every server on Settings.host).
+# /proc/net/tcp and tcp6 (docs/security.md: every server on Settings.endpoints.host).
 Address = tuple[str, int]
 
 
@@ -118,7 +118,7 @@ def listening_sockets(root: int) -> dict[int, set[Address]]:
 def stack(tmp_path_factory) -> Iterator[Settings]:
     home = tmp_path_factory.mktemp("lepton-home")
     # A copy of the model repository: tests publish new versions into it.
-    repo = shutil.copytree(Settings().model_repo, home / "model_repo")
+    repo = shutil.copytree(Settings().endpoints.model_repo, home / "model_repo")
     with manager.private_stack(home, {}, partitions=2, checkpoint_interval_ms=1000, model_repo=repo) as s:
         yield s
 
@@ -131,6 +131,6 @@ def assert_exactly_once(s: Settings, events: list[dict]) -> list[dict]:
     assert set(counts) == {e["tx_id"] for e in events}
     assert max(counts.values()) == 1, f"duplicates: {[t for t, n in counts.items() if n > 1][:5]}"
     alerts = Counter(a["tx_id"] for a in read_json(s.kafka_bootstrap, s.topics.risk_alerts))
-    assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
+    assert set(alerts) == {x["tx_id"] for x in scores if x["fraud_score"] >= s.models.alert_threshold}
     assert not alerts or max(alerts.values()) == 1
     return scores

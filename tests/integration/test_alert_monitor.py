@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 def _fetch(s, path: str) -> tuple[dict[str, str], str]:
     try:
-        with urllib.request.urlopen(f"http://{s.host}:{s.monitor_port}{path}", timeout=5) as resp:
+        with urllib.request.urlopen(f"http://{s.endpoints.host}:{s.oncall.monitor_port}{path}", timeout=5) as resp:
             return dict(resp.headers), resp.read().decode()
     except urllib.error.HTTPError as err:  # a 404 (or a 503 while recovering) has headers too
         return dict(err.headers), err.read().decode()
@@ -40,7 +40,7 @@ def _isolated(stack):
     run = uuid.uuid4().hex[:6]
     topics = Topics(**{name: f"{getattr(Topics(), name)}-{run}" for name in Topics.__dataclass_fields__})
     s = stack.replace(monitor_app_id=f"monitor-{run}", topics=topics)
-    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     return s
 
@@ -59,7 +59,7 @@ def _counts(s) -> dict[int, int]:
 
 def _committed(s) -> int:
     """Offsets the monitor's consumer group committed on risk-alerts (one message an offset)."""
-    c = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.monitor_app_id, "log_level": 0})
+    c = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.oncall.monitor_app_id, "log_level": 0})
     try:
         parts = c.list_topics(s.topics.risk_alerts, timeout=5).topics[s.topics.risk_alerts].partitions
         got = c.committed([TopicPartition(s.topics.risk_alerts, p) for p in parts], timeout=5)

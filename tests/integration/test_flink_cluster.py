@@ -25,7 +25,7 @@ def test_flink_run_on_a_standalone_cluster(stack, tmp_path):
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", pipeline_metrics=f"metrics-{run}")
     s = stack.replace(topics=topics, consumer_group=f"cluster-{run}", home=tmp_path, parallelism=2)
-    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     p = producer(s.kafka_bootstrap)
     stream = list(SimpleGenerator(cards=40, seed=9, id_prefix=run).stream(300, 1_700_000_000_000, 500.0))
@@ -49,7 +49,7 @@ def test_flink_run_on_a_standalone_cluster(stack, tmp_path):
         # servers for its Python workers among them; no jar upload.
         tm = listening[cluster.taskmanager.pid]
         assert len(listening[cluster.jobmanager.pid]) >= 3 and len(tm) >= 8, listening
-        assert {a for addrs in listening.values() for a in addrs if a[0] != s.host} == set()
+        assert {a for addrs in listening.values() for a in addrs if a[0] != s.endpoints.host} == set()
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen(f"http://{cluster.rest}/jars", timeout=5)
         jobs = cluster.jobs()

@@ -89,7 +89,7 @@ def _wait_scores(s: Settings, want: set[str], timeout_s: float, procs) -> list[d
 def _hostile_stream(w: World) -> list[tuple[bytes | None, bytes | None, str]]:
     """(key, value, topic) in publication order."""
     s, now = w.s, w.now
-    gen = SimpleGenerator(cards=20, fraud_share=0.2, seed=11, id_prefix=f"ok-{s.consumer_group}")
+    gen = SimpleGenerator(cards=20, fraud_share=0.2, seed=11, id_prefix=f"ok-{s.job.consumer_group}")
     good = [ev.event for ev in gen.stream(240, now, 1.0)]
     out: list[tuple[bytes | None, bytes | None, str]] = []
     tx, labels = s.topics.transactions, s.topics.fraud_labels
@@ -166,7 +166,7 @@ def world(stack, tmp_path_factory) -> World:
     loop_s = s.replace(consumer_group=f"loop-{run}", topics=Topics(**{
         **loop_topics.__dict__, "transactions": s.topics.transactions, "fraud_labels": s.topics.fraud_labels}))
     every = sorted(set(s.topics.all() + loop_s.topics.all()))
-    create_topics(s.kafka_bootstrap, every, s.partitions)
+    create_topics(s.kafka_bootstrap, every, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, every)
     w = World(s, loop_s, now=int(time.time() * 1000))
     w.logs = [tmp / "job.log", tmp / "loop.log", tmp / "monitor.log"]
@@ -188,14 +188,16 @@ def world(stack, tmp_path_factory) -> World:
         assert p.flush(30) == 0
         w.valid.insert(0, warm)
         _wait_scores(s, {e["tx_id"] for e in w.valid}, 120, [(job, w.logs[0])])
-        w.http += [_get(f"http://{s.host}:{s.job_metrics_port + i}/metrics") for i in range(s.metrics_port_span)]
+        w.http += [_get(f"http://{s.endpoints.host}:{s.oncall.job_metrics_port + i}/metrics")
+                   for i in range(s.oncall.metrics_port_span)]
         # The plain consumer loop on the same input, writing its own topics.
         loop = start_loop(loop_s, w.logs[1], batch_size=500, max_wait_ms=100, commit_interval_s=0.0)
         _wait_scores(loop_s, {e["tx_id"] for e in w.valid}, 180, [(loop, w.logs[1])])
         time.sleep(3)  # the monitor reads the alerts and metrics behind them
-        w.http += [_get(f"http://{s.host}:{s.monitor_port}{path}") for path in ("/metrics", "/tables", "/ui")]
-        w.http += [_get(f"http://{s.host}:{loop_s.job_metrics_port + i}/metrics")
-                   for i in range(loop_s.metrics_port_span)]
+        w.http += [_get(f"http://{s.endpoints.host}:{s.oncall.monitor_port}{path}")
+                   for path in ("/metrics", "/tables", "/ui")]
+        w.http += [_get(f"http://{s.endpoints.host}:{loop_s.oncall.job_metrics_port + i}/metrics")
+                   for i in range(loop_s.oncall.metrics_port_span)]
     finally:
         if loop is not None:
             stop_job(loop)
@@ -255,7 +257,7 @@ def test_duplicates_keep_the_first_score(world):
 
 def _everything_written(world: World) -> list[bytes]:
     s = world.s
-    run = s.consumer_group.split("-")[-1]
+    run = s.job.consumer_group.split("-")[-1]
     names = [t for t in AdminClient({"bootstrap.servers": s.kafka_bootstrap}).list_topics(timeout=10).topics
              if run in t and t not in (s.topics.transactions, s.topics.fraud_labels)]
     assert len(names) >= 8, names  # both runners' outputs and the monitor's changelogs

@@ -68,8 +68,8 @@ def test_triton_grpc_matches_onnxruntime(stack):
     cx = np.abs(rng.normal(size=(5000, len(CREDIT_FEATURES))) * 100).astype(np.float32)
     scorer = TritonScorer(stack.triton_grpc, max_batch=2048)  # 3 requests per model
     remote = scorer.score(fx, cx)
-    local_f = OnnxModel(stack.model_repo / "fraud_scorer" / remote.fraud_version / "model.onnx").predict(fx)
-    local_c = OnnxModel(stack.model_repo / "credit_scorer" / remote.credit_version / "model.onnx").predict(cx)
+    local_f = OnnxModel(stack.endpoints.model_repo / "fraud_scorer" / remote.fraud_version / "model.onnx").predict(fx)
+    local_c = OnnxModel(stack.endpoints.model_repo / "credit_scorer" / remote.credit_version / "model.onnx").predict(cx)
     np.testing.assert_allclose(remote.fraud, local_f, atol=1e-5, rtol=0)
     np.testing.assert_allclose(remote.credit, local_c, atol=1e-5, rtol=0)
     # The ensemble returns both scores for one request.

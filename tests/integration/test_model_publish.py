@@ -24,8 +24,8 @@ pytestmark = pytest.mark.integration
 def _training_output(stack, folder, fraud_from="fraud_scorer", credit_from="credit_scorer"):
     folder.mkdir()
     for name, source in (("fraud_scorer", fraud_from), ("credit_scorer", credit_from)):
-        latest = versions(stack.model_repo, source)[-1]
-        shutil.copyfile(stack.model_repo / source / str(latest) / "model.onnx", folder / f"{name}.onnx")
+        latest = versions(stack.endpoints.model_repo, source)[-1]
+        shutil.copyfile(stack.endpoints.model_repo / source / str(latest) / "model.onnx", folder / f"{name}.onnx")
     (folder / "report.json").write_text(json.dumps({"config": {"note": "test"}}))
     return folder
 
@@ -33,7 +33,7 @@ def _training_output(stack, folder, fraud_from="fraud_scorer", credit_from="cred
 def _committed_output(folder):
     """The models committed in model_repo/ (their latest versions), as a training output."""
     folder.mkdir()
-    committed = Settings().model_repo
+    committed = Settings().endpoints.model_repo
     for name in ("fraud_scorer", "credit_scorer"):
         latest = versions(committed, name)[-1]
         shutil.copyfile(committed / name / str(latest) / "model.onnx", folder / f"{name}.onnx")
@@ -82,7 +82,7 @@ def test_publish_loads_a_new_version_while_scoring_and_refuses_a_bad_one(stack, 
     assert (after.fraud_version, after.credit_version) == (new, str(done.versions["credit_scorer"]))
     assert errors == []
     np.testing.assert_allclose(after.fraud, before.fraud, atol=1e-6)  # same weights, new version
-    meta = json.loads((stack.model_repo / "fraud_scorer" / new / "metadata.json").read_text())
+    meta = json.loads((stack.endpoints.model_repo / "fraud_scorer" / new / "metadata.json").read_text())
     assert meta["features"] == list(FRAUD_FEATURES) and meta["version"] == int(new)
     # The same model as the serving one: the gate passes it on equal figures.
     g = meta["metrics"]["publish_gate"]
@@ -94,29 +94,30 @@ def test_publish_loads_a_new_version_while_scoring_and_refuses_a_bad_one(stack, 
     bad = _training_output(stack, tmp_path / "bad", fraud_from="credit_scorer")
     with pytest.raises(PublishError, match=r"expected one input \[batch, 21\]"):
         publish(bad, stack)
-    assert str(versions(stack.model_repo, "fraud_scorer")[-1]) == new
+    assert str(versions(stack.endpoints.model_repo, "fraud_scorer")[-1]) == new
     assert scorer.score(fx, cx).fraud_version == new
 
 
 def test_an_always_zero_model_claiming_auc_099_is_refused_and_alerts_go_on(stack, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("lepton_stream.cli._settings", lambda args: stack)
-    serving = versions(stack.model_repo, "fraud_scorer")[-1]
-    world = gate.held_out(stack.home)
+    serving = versions(stack.endpoints.model_repo, "fraud_scorer")[-1]
+    world = gate.held_out(stack.endpoints.home)
     # The 40 held-out events the serving model finds riskiest: each one an alert.
-    serving_scores = gate.score(stack.model_repo / "fraud_scorer" / str(serving) / "model.onnx", world.fraud_x)
+    serving_onnx = stack.endpoints.model_repo / "fraud_scorer" / str(serving) / "model.onnx"
+    serving_scores = gate.score(serving_onnx, world.fraud_x)
     risky, cx = world.fraud_x[np.argsort(-serving_scores)[:40]], world.credit_x[:40]
     scorer = TritonScorer(stack.triton_grpc, refresh_s=0.0)
     before = scorer.score(risky, cx)
-    assert before.fraud_version == str(serving) and (before.fraud >= stack.alert_threshold).sum() == 40
+    assert before.fraud_version == str(serving) and (before.fraud >= stack.models.alert_threshold).sum() == 40
 
     zero = _always_zero_claiming_auc_099(tmp_path / "zero")
-    files = _files(stack.model_repo)
+    files = _files(stack.endpoints.model_repo)
     assert main(["model", "publish", str(zero)]) == 1
     err = capsys.readouterr().err.strip()
     assert re.fullmatch(r"lepton-stream model publish: refused: fraud_scorer candidate AP 0\.0\d\d vs serving "
                         r"0\.[5-9]\d\d \(drop 0\.\d{3} > 0\.02 allowed\); alert rate 0\.0000 vs 0\.0\d{3} "
                         r"\(change 100% > 50% allowed\); use --force to publish anyway", err), err
-    assert _files(stack.model_repo) == files  # nothing written
+    assert _files(stack.endpoints.model_repo) == files  # nothing written
     after = scorer.score(risky, cx)
     assert after.fraud_version == before.fraud_version
     np.testing.assert_array_equal(after.fraud, before.fraud)
@@ -124,10 +125,10 @@ def test_an_always_zero_model_claiming_auc_099_is_refused_and_alerts_go_on(stack
     try:
         assert main(["model", "publish", str(zero), "--force"]) == 0
         out = capsys.readouterr()
-        forced = versions(stack.model_repo, "fraud_scorer")[-1]
+        forced = versions(stack.endpoints.model_repo, "fraud_scorer")[-1]
         assert out.err.startswith("lepton-stream model publish: forced past the gate: fraud_scorer candidate AP 0.0")
         assert f"published fraud_scorer version {forced} (forced)" in out.out
-        meta = json.loads((stack.model_repo / "fraud_scorer" / str(forced) / "metadata.json").read_text())
+        meta = json.loads((stack.endpoints.model_repo / "fraud_scorer" / str(forced) / "metadata.json").read_text())
         g = meta["metrics"]["publish_gate"]
         assert (g["forced"], g["seed"], g["events"]) == (True, gate.HELD_OUT_SEED, len(world.fraud_y))
         assert g["candidate"]["alert_rate"] == 0 and g["candidate"]["recall"] == 0
@@ -135,7 +136,7 @@ def test_an_always_zero_model_claiming_auc_099_is_refused_and_alerts_go_on(stack
         assert "drop" in g["refusal"]
         assert meta["metrics"]["auc_roc"] == 0.99  # the report's claim, kept beside what the gate found
         now = scorer.score(risky, cx)
-        assert now.fraud_version == str(forced) and (now.fraud >= stack.alert_threshold).sum() == 0
+        assert now.fraud_version == str(forced) and (now.fraud >= stack.models.alert_threshold).sum() == 0
     finally:
         # The committed model, re-published as a candidate against the always-0 one:
         # it passes the gate, and serves the rest of the session.

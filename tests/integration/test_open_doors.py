@@ -47,7 +47,7 @@ def _topics(s, run: str):
 
 
 def _produce(s, run: str, n: int = 200) -> int:
-    create_topics(s.kafka_bootstrap, s.topics.all(), s.partitions)
+    create_topics(s.kafka_bootstrap, s.topics.all(), s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, s.topics.all())
     p = producer(s.kafka_bootstrap)
     for ev in SimpleGenerator(cards=20, seed=3, id_prefix=run).stream(n, 1_700_000_000_000, 500.0):
@@ -99,28 +99,30 @@ def running(stack, tmp_path_factory):
 
 def test_every_listening_socket_is_on_the_configured_host(running):
     s = running.s
-    assert s.host == "127.0.0.1"
+    assert s.endpoints.host == "127.0.0.1"
     assert set(running.roots) >= {"kafka", "redis", "triton", "exporter", "prometheus", "job", "monitor"}
     for part, by_pid in running.sockets.items():
         assert by_pid, f"{part}: no listening socket found (the listing sees nothing)"
-        wrong = {(pid, _cmdline(pid)[:80]): sorted(a for a in addrs if a[0] != s.host)
-                 for pid, addrs in by_pid.items() if any(a[0] != s.host for a in addrs)}
-        assert wrong == {}, f"{part} listens beyond {s.host}"
+        wrong = {(pid, _cmdline(pid)[:80]): sorted(a for a in addrs if a[0] != s.endpoints.host)
+                 for pid, addrs in by_pid.items() if any(a[0] != s.endpoints.host for a in addrs)}
+        assert wrong == {}, f"{part} listens beyond {s.endpoints.host}"
     # Each part's own ports are among them: the listing is of the right processes.
     ports = {part: {port for addrs in by_pid.values() for _, port in addrs} for part, by_pid in running.sockets.items()}
-    assert ports["kafka"] == {s.kafka_port, s.kafka_controller_port}
-    assert ports["redis"] == {s.redis_port}
-    assert ports["triton"] == {s.triton_http_port, s.triton_grpc_port, s.triton_metrics_port}
-    assert ports["prometheus"] == {s.prometheus_port}
-    assert ports["exporter"] == {s.stack_metrics_port} and ports["monitor"] == {s.monitor_port}
+    assert ports["kafka"] == {s.endpoints.kafka_port, s.endpoints.kafka_controller_port}
+    assert ports["redis"] == {s.endpoints.redis_port}
+    e = s.endpoints
+    assert ports["triton"] == {e.triton_http_port, e.triton_grpc_port, e.triton_metrics_port}
+    assert ports["prometheus"] == {s.oncall.prometheus_port}
+    assert ports["exporter"] == {s.oncall.stack_metrics_port} and ports["monitor"] == {s.oncall.monitor_port}
     # The job: its driver (py4j callback server), the Flink JVM (REST, blob server, py4j
     # gateway, the Beam servers of the Python operator) and the Python worker (metrics).
     job = running.sockets["job"]
     jvm = [pid for pid in job if Path(_cmdline(pid).split(" ", 1)[0]).name == "java"]
-    assert len(jvm) == 1 and s.flink_rest_port in {port for _, port in job[jvm[0]]}
+    assert len(jvm) == 1 and s.job.flink_rest_port in {port for _, port in job[jvm[0]]}
     assert len(job[jvm[0]]) >= 8, job[jvm[0]]  # REST, blob, py4j, 6 Beam servers (control, data, state, ...)
     assert running.roots["job"] in job
-    assert s.job_metrics_port <= min(port for _, port in job[running.worker]) < s.job_metrics_port + s.metrics_port_span
+    first = s.oncall.job_metrics_port
+    assert first <= min(port for _, port in job[running.worker]) < first + s.oncall.metrics_port_span
 
 
 def test_the_job_behind_closed_doors_still_scores_every_event(running):
@@ -148,12 +150,12 @@ def test_loopback_workers_listen_on_loopback_only_and_score(stack, tmp_path):
     assert job.returncode == 0, f"job exited {job.returncode}: {last_line(tmp_path / 'job.log')}"
     # The driver: py4j callback server, worker pool, metrics; the JVM as in process mode.
     assert len(seen.get(job.pid, ())) >= 3 and len(seen) >= 2, seen
-    assert {a for addrs in seen.values() for a in addrs if a[0] != s.host} == set()
+    assert {a for addrs in seen.values() for a in addrs if a[0] != s.endpoints.host} == set()
     assert len({x["tx_id"] for x in read_json(s.kafka_bootstrap, s.topics.scores)}) == events
 
 
 def _rest(s, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(f"http://{s.host}:{s.flink_rest_port}{path}", data=body, method=method,
+    req = urllib.request.Request(f"http://{s.endpoints.host}:{s.job.flink_rest_port}{path}", data=body, method=method,
                                  headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -228,7 +230,7 @@ def test_triton_loads_models_only_with_the_key_and_serves_everyone(stack):
 
 
 def test_publish_with_another_key_is_refused_and_the_serving_version_stays(stack, tmp_path):
-    before = versions(stack.model_repo, "fraud_scorer")
+    before = versions(stack.endpoints.model_repo, "fraud_scorer")
     scorer = TritonScorer(stack.triton_grpc, refresh_s=0.0)
     fx, cx = np.ones((4, len(FRAUD_FEATURES)), np.float32), np.ones((4, len(CREDIT_FEATURES)), np.float32)
     serving = scorer.score(fx, cx).fraud_version
@@ -236,8 +238,8 @@ def test_publish_with_another_key_is_refused_and_the_serving_version_stays(stack
     other.write_text("o" * 43 + "\n")
     with pytest.raises(PublishError, match="restricted"):
         publish(_training_output(stack, tmp_path / "out"), stack.replace(triton_api_key_file=str(other)))
-    assert versions(stack.model_repo, "fraud_scorer") == before  # the new version was taken out again
+    assert versions(stack.endpoints.model_repo, "fraud_scorer") == before  # the new version was taken out again
     assert scorer.score(fx, cx).fraud_version == serving
     with pytest.raises(PublishError, match="no key for Triton"):
         publish(_training_output(stack, tmp_path / "out2"), stack.replace(triton_api_key_file=str(tmp_path / "none")))
-    assert versions(stack.model_repo, "fraud_scorer") == before
+    assert versions(stack.endpoints.model_repo, "fraud_scorer") == before

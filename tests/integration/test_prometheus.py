@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def _query(s, promql: str) -> list[dict]:
-    url = f"http://{s.host}:{s.prometheus_port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    url = (f"http://{s.endpoints.host}:{s.oncall.prometheus_port}/api/v1/query?"
+           + urllib.parse.urlencode({"query": promql}))
     with urllib.request.urlopen(url, timeout=5) as resp:
         return json.loads(resp.read())["data"]["result"]
 
@@ -28,7 +29,7 @@ def _query(s, promql: str) -> list[dict]:
 def test_prometheus_scrapes_every_part_and_loads_the_rules(stack, tmp_path):
     s = stack.replace(monitor_app_id=f"monitor-{uuid.uuid4().hex[:6]}")
     # This test process stands for a scoring worker: it exports the pipeline's metrics.
-    assert start_exporter(s, "job", s.job_metrics_port) is not None
+    assert start_exporter(s, "job", s.oncall.job_metrics_port) is not None
     pipe = ScoringPipeline([MetricsStage(s, interval_s=60.0)])
     pipe.run([RawRecord(b"k", b"{}", s.topics.transactions, 0, 1)])
     monitor = start_monitor(s, tmp_path / "monitor.log")
@@ -59,7 +60,8 @@ def test_prometheus_scrapes_every_part_and_loads_the_rules(stack, tmp_path):
         for panel in dash["panels"]:
             for target in panel["targets"]:
                 _query(s, target["expr"].replace("$__rate_interval", "1m"))
-        with urllib.request.urlopen(f"http://{s.host}:{s.prometheus_port}/api/v1/rules", timeout=5) as resp:
+        rules = f"http://{s.endpoints.host}:{s.oncall.prometheus_port}/api/v1/rules"
+        with urllib.request.urlopen(rules, timeout=5) as resp:
             groups = json.loads(resp.read())["data"]["groups"]
         assert sum(len(g["rules"]) for g in groups) >= 12
     finally:

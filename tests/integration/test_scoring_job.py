@@ -29,7 +29,7 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", pipeline_metrics=f"metrics-{run}")
     s = stack.replace(topics=topics, consumer_group=f"job-{run}", metrics_interval_s=0.0)
-    create_topics(s.kafka_bootstrap, topics.all(), s.partitions)
+    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
 
     events, expected_dlq = [], Counter()
@@ -62,7 +62,7 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
     assert Counter(x["tx_id"] for x in scores) == Counter(e["tx_id"] for e in events)
     assert Counter(x["error_code"] for x in dlq) == expected_dlq
     # Alerts: exactly the scores over the threshold.
-    over = {x["tx_id"] for x in scores if x["fraud_score"] >= s.alert_threshold}
+    over = {x["tx_id"] for x in scores if x["fraud_score"] >= s.models.alert_threshold}
     assert sorted(a["tx_id"] for a in alerts) == sorted(over)
     assert over, "the stream has frauds: some alerts are expected"
 
@@ -77,8 +77,8 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
     cx = credit_feature_matrix(*(prof[f] for f in PROFILE_FIELDS), agg).astype(np.float32)
     by_tx = {x["tx_id"]: x for x in scores}
     version = by_tx[txs[0].tx_id]["fraud_model_version"]
-    offline_f = OnnxModel(s.model_repo / "fraud_scorer" / version / "model.onnx").predict(fx)
-    offline_c = OnnxModel(s.model_repo / "credit_scorer" / by_tx[txs[0].tx_id]["credit_model_version"]
+    offline_f = OnnxModel(s.endpoints.model_repo / "fraud_scorer" / version / "model.onnx").predict(fx)
+    offline_c = OnnxModel(s.endpoints.model_repo / "credit_scorer" / by_tx[txs[0].tx_id]["credit_model_version"]
                           / "model.onnx").predict(cx)
     np.testing.assert_allclose([by_tx[t.tx_id]["fraud_score"] for t in txs], offline_f, atol=2e-6)
     np.testing.assert_allclose([by_tx[t.tx_id]["credit_score"] for t in txs], offline_c, atol=2e-6)

@@ -57,7 +57,7 @@ def certs(tmp_path_factory) -> Path:
 def secure_kafka(tmp_path_factory, certs: Path) -> Iterator[Settings]:
     home = tmp_path_factory.mktemp("secure-kafka")
     port, internal, controller = processes.free_ports(3)
-    lib = Settings().lib_dir / "kafka"
+    lib = Settings().endpoints.lib_dir / "kafka"
     props = home / "server.properties"
     props.write_text(textwrap.dedent(f"""\
         process.roles=broker,controller
@@ -151,7 +151,7 @@ from pyflink.table import EnvironmentSettings, TableEnvironment
 from lepton_stream.config import Settings
 from stream_jobs.scoring_job import kafka_options
 s = Settings.from_env()
-jars = sorted((s.lib_dir / "flink").glob("flink-sql-connector-kafka-*.jar"))
+jars = sorted((s.endpoints.lib_dir / "flink").glob("flink-sql-connector-kafka-*.jar"))
 t = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
 t.get_config().set("pipeline.jars", ";".join(j.as_uri() for j in jars))
 t.execute_sql(f\"\"\"CREATE TABLE src (v BYTES) WITH ({kafka_options(s)}, 'topic' = '{sys.argv[1]}',

@@ -24,9 +24,9 @@ def test_status_reports_every_part_healthy(stack, monkeypatch, capsys):
 def test_a_taken_port_is_one_clear_error_and_starts_nothing(tmp_path):
     s = make_settings(tmp_path)
     with socket.socket() as blocker:
-        blocker.bind(("127.0.0.1", s.redis_port))
+        blocker.bind(("127.0.0.1", s.endpoints.redis_port))
         blocker.listen()
-        with pytest.raises(StackError, match=rf"^redis: port {s.redis_port} on 127.0.0.1 is taken"):
+        with pytest.raises(StackError, match=rf"^redis: port {s.endpoints.redis_port} on 127.0.0.1 is taken"):
             manager.up(s)
     assert processes_mentioning(str(tmp_path)) == []
 

@@ -2,13 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from lepton_stream.config import Settings
+from lepton_stream.config import Settings, SettingsError
 
 
 def test_env_overrides_and_round_trip():
     s = Settings.from_env({"LEPTON_KAFKA_PORT": "19092", "LEPTON_ALERT_THRESHOLD": "0.8",
                            "LEPTON_HOME": "/tmp/x", "LEPTON_TOPIC_SCORES": "s2"})
-    assert (s.kafka_port, s.alert_threshold, s.home, s.topics.scores) == (19092, 0.8, Path("/tmp/x"), "s2")
+    assert (s.endpoints.kafka_port, s.models.alert_threshold, s.endpoints.home, s.topics.scores) == (
+        19092, 0.8, Path("/tmp/x"), "s2")
     assert s.kafka_bootstrap == "127.0.0.1:19092"
     assert Settings.from_env(s.to_env()) == s
 
@@ -48,3 +49,40 @@ def test_choices_are_typed_and_listed():
 
     with pytest.raises(SettingsError, match="scoring, passthrough"):
         Settings.from_env({"LEPTON_PIPELINE": "fast"})
+
+
+def test_every_setting_has_one_variable_of_its_own_and_round_trips():
+    from dataclasses import fields
+
+    from lepton_stream.config import env_name, sections, setting_names
+
+    names = [(section, f.name) for section, kind in sections().items() for f in fields(kind)]
+    variables = [env_name(section, name) for section, name in names]
+    assert len(set(variables)) == len(variables) == len(names)
+    assert all(v.startswith("LEPTON_") for v in variables)
+    assert set(Settings().to_env()) == set(variables)
+    # A setting's keyword (from_env, replace) is its variable less LEPTON_: one name, one section.
+    assert {f"LEPTON_{n.upper()}" for n in setting_names()} == {v for v in variables if "_TOPIC_" not in v}
+    # Every setting changed from its default, through the environment and back.
+    changed = {v: ("7" if raw.isdigit() else "0.75" if raw.replace(".", "", 1).isdigit() else raw)
+               for v, raw in Settings().to_env().items()}
+    changed |= {"LEPTON_HOST": "10.0.0.1", "LEPTON_REDIS_TLS": "True", "LEPTON_PIPELINE": "passthrough",
+                "LEPTON_TOPIC_DLQ": "dlq-2", "LEPTON_MAX_AHEAD_OF_STREAM_MS": "1000"}
+    s = Settings.from_env(changed)
+    assert s.to_env() == changed and Settings.from_env(s.to_env()) == s
+    assert (s.endpoints.host, s.security.redis_tls, s.job.pipeline, s.topics.dlq) == ("10.0.0.1", True, "passthrough",
+                                                                                       "dlq-2")
+
+
+def test_replace_and_overrides_take_each_setting_by_its_own_name():
+    from lepton_stream.config import Topics
+
+    s = Settings.from_env({"LEPTON_PARALLELISM": "3"}, redis_port=7000, topics=Topics(scores="s2"))
+    assert (s.job.parallelism, s.endpoints.redis_port, s.topics.scores) == (3, 7000, "s2")
+    t = s.replace(parallelism=2, consumer_group="g", max_amount=5.0)
+    assert (t.job.parallelism, t.job.consumer_group, t.limits.max_amount, t.endpoints.redis_port) == (2, "g", 5.0, 7000)
+    with pytest.raises(TypeError, match="'paralelism'"):
+        s.replace(paralelism=2)
+    # Each section checks its own values, however it is built.
+    with pytest.raises(SettingsError, match="LEPTON_PIPELINE='fast'"):
+        s.replace(pipeline="fast")

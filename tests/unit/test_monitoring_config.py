@@ -59,7 +59,7 @@ def test_rules_only_name_metrics_the_code_or_triton_defines():
 def test_repo_and_local_configs_are_valid_and_have_the_same_jobs(tmp_path):
     done = _promtool("check", "config", str(REPO_CONFIG))
     assert done.returncode == 0, done.stdout + done.stderr
-    local = write_local_config(Settings(home=tmp_path), tmp_path / "prometheus.yml")
+    local = write_local_config(Settings().replace(home=tmp_path), tmp_path / "prometheus.yml")
     done = _promtool("check", "config", str(local))
     assert done.returncode == 0, done.stdout + done.stderr
     jobs = lambda p: {j["job_name"] for j in yaml.safe_load(p.read_text())["scrape_configs"]}  # noqa: E731

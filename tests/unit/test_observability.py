@@ -107,7 +107,7 @@ def test_exporter_takes_the_next_port_when_its_base_is_taken(tmp_path):
     from lepton_stream.stack.processes import free_ports
 
     base = free_ports(1)[0]
-    s = Settings(home=tmp_path)
+    s = Settings().replace(home=tmp_path)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", base))
         blocker.listen()

@@ -81,7 +81,7 @@ def test_metrics_stage_counts_the_window_and_emits_one_record_per_interval():
 
 
 def test_passthrough_floor_scores_each_valid_event_zero_and_still_rejects_bad_ones():
-    s = Settings(pipeline="passthrough")
+    s = Settings().replace(pipeline="passthrough")
     events = [ev.event for ev in SimpleGenerator(cards=3, seed=4).stream(3, 1_700_000_000_000)]
     records = [RawRecord(b"k", json.dumps(e).encode(), s.topics.transactions, 0, i) for i, e in enumerate(events)]
     records.insert(1, RawRecord(b"k", b"{", s.topics.transactions, 0, 9))

@@ -47,7 +47,7 @@ def test_service_hosts_override_the_bind_host() -> None:
                            "LEPTON_TRITON_HOST": "triton"})
     assert (s.kafka_bootstrap, s.triton_grpc, s.triton_http) == ("kafka:9092", "triton:8001", "http://triton:8000")
     assert s.redis_url == "redis://redis:6379/0"
-    assert s.host == "0.0.0.0"  # still what this process binds its own servers to
+    assert s.endpoints.host == "0.0.0.0"  # still what this process binds its own servers to
 
 
 def test_librdkafka_sasl_ssl_scram(password_file: Path) -> None:

@@ -6,7 +6,7 @@ from lepton_stream.models.tensorrt import docker_command, plan_jobs, trtexec_com
 
 
 def test_a_plan_per_tensorrt_model_with_the_configs_batch_profile():
-    repo = Settings().model_repo
+    repo = Settings().endpoints.model_repo
     jobs = {onnx.parent.parent.name: (onnx, plan, name, n, mb) for onnx, plan, name, n, mb in plan_jobs(repo)}
     assert set(jobs) == {"fraud_scorer", "credit_scorer"}  # the ensemble has no plan of its own
     onnx, plan, name, n, max_batch = jobs["fraud_scorer"]
