@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lepton_stream import logs
 from lepton_stream.config import Settings, SettingsError
+from lepton_stream.kafka.retention import REBUILD_SINCE_DAYS
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -93,13 +94,15 @@ def cmd_model_publish(args: argparse.Namespace) -> int:
 def cmd_load_profiles(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from lepton_stream.feature_store.profiles import load_profiles
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
     from lepton_stream.features.definitions import PROFILE_FIELDS
 
     s = _settings(args)
     df = pd.read_parquet(args.customers)
-    n = RedisWindowStore(s.redis_url).load_profiles(df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
-    print(f"loaded {n:,} credit profiles into {s.redis_url_redacted}")
+    n = load_profiles(s, RedisWindowStore(s.redis_url), df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
+    print(f"published {n:,} credit profiles to {s.topics.credit_profiles} and loaded them into "
+          f"{s.redis_url_redacted}")
     return 0
 
 
@@ -110,6 +113,31 @@ def cmd_features_get(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     print(json.dumps(RedisWindowStore(s.redis_url).describe(args.card, args.terminal, args.at), indent=2))
+    return 0
+
+
+def cmd_features_rebuild(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from lepton_stream.feature_store.rebuild import bar, parse_since, rebuild
+    from lepton_stream.feature_store.redis_windows import RedisWindowStore
+
+    s = _settings(args)
+    try:
+        since_ms = parse_since(args.since, args.start, time.time_ns() // 1_000_000)
+    except ValueError as exc:
+        print(f"lepton-stream features rebuild: {exc}", file=sys.stderr)
+        return 2
+    store = RedisWindowStore(s.redis_url, replay_horizon_s=s.job.replay_horizon_s)
+    report = rebuild(s, store, since_ms, progress=None if args.json else bar())
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(f"\nrebuilt the feature store from {s.topics.transactions}, {s.topics.fraud_labels} and "
+              f"{s.topics.credit_profiles}: {report.events:,} events ({report.transactions:,} transactions, "
+              f"{report.labels:,} labels, {report.profiles:,} profiles, {report.rejected:,} rejected) in "
+              f"{report.duration_s:.1f} s, {report.events_per_s:,.0f} events/s; generation {report.generation}")
     return 0
 
 
@@ -339,9 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "benchmarks/results/pipeline.json"))
     p.set_defaults(fn=cmd_bench)
     feats = sub.add_parser("features", help="online feature store tasks").add_subparsers(dest="f_cmd", required=True)
-    p = feats.add_parser("load-profiles", help="load credit profiles (a simulate *.customers.parquet) into Redis")
+    p = feats.add_parser("load-profiles", help="publish credit profiles (a simulate *.customers.parquet) to "
+                                                   "credit-profiles and load them into the store")
     p.add_argument("customers")
     p.set_defaults(fn=cmd_load_profiles)
+    p = feats.add_parser("rebuild", help="refill the store from Kafka (transactions, fraud-labels, credit-profiles): "
+                                         "idempotent, safe while the job runs")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--since", default=f"{REBUILD_SINCE_DAYS}d",
+                      help="how far back (d, h, m, s; default: the store's whole history, %(default)s)")
+    when.add_argument("--from", dest="start", help="from this time (epoch ms or RFC 3339)")
+    p.add_argument("--json", action="store_true", help="the final report as one JSON line, no progress bar")
+    p.set_defaults(fn=cmd_features_rebuild)
     p = feats.add_parser("get", help="a card's (and/or terminal's) current windows, as JSON")
     p.add_argument("card", nargs="?", help="card_id (c = counts, s = sums in cents, f = labelled frauds)")
     p.add_argument("--terminal", help="terminal_id")

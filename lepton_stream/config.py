@@ -44,6 +44,7 @@ class Topics:
     pipeline_metrics: str = "pipeline-metrics"
     dlq: str = "transactions-dlq"
     oncall_pages: str = "oncall-pages"  # the alert monitor's pages
+    credit_profiles: str = "credit-profiles"  # reference data, compacted: the latest profile per card
 
     def all(self) -> list[str]:
         return [getattr(self, f.name) for f in fields(self)]

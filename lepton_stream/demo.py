@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.feature_store.backfill import backfill
+from lepton_stream.feature_store.profiles import load_profiles
 from lepton_stream.feature_store.redis_windows import RedisWindowStore
 from lepton_stream.features.definitions import PROFILE_FIELDS
 from lepton_stream.kafka.clients import consumer, producer
@@ -177,7 +178,7 @@ def run_demo(s: Settings, events: int = 5000, rate: float = 1000.0, malformed_sh
         t_w = time.monotonic()
         world = make_world(events, run_id)
         store = RedisWindowStore(s.redis_url)
-        store.load_profiles(world.customers["card_id"].tolist(), world.customers[list(PROFILE_FIELDS)].to_numpy())
+        load_profiles(s, store, world.customers["card_id"].tolist(), world.customers[list(PROFILE_FIELDS)].to_numpy())
         backfill(store, world.history, world.history_labels)
         print(f"  {len(world.customers):,} credit profiles and {HISTORY_DAYS} days of history "
               f"({len(world.history):,} transactions, {len(world.history_labels):,} labels) in the feature store "

@@ -57,6 +57,7 @@ from lepton_stream.oncall.detection import (
     per_minute,
     pooled_histogram,
     score_bin,
+    store_lost,
     total_variation,
 )
 from lepton_stream.oncall.records import Malformed, excerpt, parse_alert, parse_metrics
@@ -188,9 +189,11 @@ def create_app(s: Settings) -> faust.App:
             m.MONITOR_METRICS_RECORDS.inc()
             if task.p99_ms is not None:
                 m.MONITOR_PIPELINE_P99.set(task.p99_ms / 1000.0)
-            page = latency_breach(minute_of(task.window_end or 0), task.p99_ms, s.oncall.latency_slo_ms, task.task_id)
-            if page is not None:
-                await send_page(page)
+            minute = minute_of(task.window_end or 0)
+            for page in (latency_breach(minute, task.p99_ms, s.oncall.latency_slo_ms, task.task_id),
+                         store_lost(minute, task.feature_store, task.feature_store_reason, task.task_id)):
+                if page is not None:
+                    await send_page(page)
 
     def snapshot() -> dict[str, Any]:
         latest = max([split_key(k)[0] for k in hist_t.keys()] + [0])

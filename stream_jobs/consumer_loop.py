@@ -13,20 +13,15 @@ import argparse
 import sys
 import time
 from collections import defaultdict
-from typing import cast
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import client_security
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
-from lepton_stream.pipeline import RawRecord, build_pipeline
-
-
-def _raw(m: Message) -> RawRecord:
-    # A message without an error always has its topic, partition and offset.
-    return RawRecord(m.key(), m.value(), cast(str, m.topic()), cast(int, m.partition()), cast(int, m.offset()))
+from lepton_stream.pipeline import build_pipeline
+from lepton_stream.pipeline.batch import raw_record
 
 
 def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0, idle_stop_s: float = 5.0,
@@ -41,7 +36,7 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
     consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.job.consumer_group,
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
                          "enable.auto.commit": False, **client_security(s)})
-    consumer.subscribe([s.topics.transactions, s.topics.fraud_labels])
+    consumer.subscribe([s.topics.transactions, s.topics.fraud_labels, s.topics.credit_profiles])
     producer = Producer({"bootstrap.servers": s.kafka_bootstrap, "transactional.id": f"{s.job.consumer_group}-loop",
                          "linger.ms": 5, "compression.type": "lz4", "message.max.bytes": MAX_RECORD_BYTES,
                          # a transaction may hold every output of `commit_interval_s`
@@ -70,7 +65,7 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
                     commit()
                 continue
             idle_since = time.monotonic()
-            records = [_raw(m) for m in msgs]
+            records = [raw_record(m) for m in msgs]
             batch = pipeline.run(records)
             for stage, seconds in getattr(batch, "stage_s", {}).items():
                 stage_s[stage] += seconds

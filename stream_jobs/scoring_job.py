@@ -1,4 +1,5 @@
-"""The scoring job: Kafka `transactions` (+ `fraud-labels`) -> `scores`, `risk-alerts`, `transactions-dlq`.
+"""The scoring job: Kafka `transactions` (+ `fraud-labels`, `credit-profiles`) -> `scores`, `risk-alerts`,
+`transactions-dlq`.
 
 Reads top to bottom as the data flows. Flink moves bytes between Kafka and
 one vectorised (pandas) Python function; all per-event work happens in that
@@ -153,11 +154,13 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     }.items():
         conf.set(k, v)
 
-    # 1. Sources: the raw bytes of `transactions` and `fraud-labels`, with where each record came from.
+    # 1. Sources: the raw bytes of each input topic, with where each record came from.
     # One source per topic: restored at another parallelism (a rescale, docs/deploy.md), a
     # source gives each new subtask an equal, contiguous share of its saved partition list;
     # with both topics in one list, one subtask's share could be all of `transactions`.
-    for table, topic in (("transactions_in", s.topics.transactions), ("labels_in", s.topics.fraud_labels)):
+    sources = (("transactions_in", s.topics.transactions), ("labels_in", s.topics.fraud_labels),
+               ("profiles_in", s.topics.credit_profiles))
+    for table, topic in sources:
         t_env.execute_sql(f"""
             CREATE TABLE {table} (
                 k BYTES, v BYTES,
@@ -173,8 +176,8 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
                 'key.format' = 'raw', 'key.fields' = 'k',
                 'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
     columns = "k, v, `topic`, `partition`, `offset`"
-    t_env.execute_sql(f"CREATE TEMPORARY VIEW inputs AS SELECT {columns} FROM transactions_in "
-                      f"UNION ALL SELECT {columns} FROM labels_in")
+    t_env.execute_sql("CREATE TEMPORARY VIEW inputs AS "
+                      + " UNION ALL ".join(f"SELECT {columns} FROM {table}" for table, _ in sources))
 
     # 2. Sink: one table over every output topic; each row names its topic.
     outputs = [s.topics.scores, s.topics.risk_alerts, s.topics.dlq, s.topics.pipeline_metrics]

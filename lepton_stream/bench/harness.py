@@ -32,7 +32,7 @@ def with_topics(s: Settings, prefix: str, **changes) -> Settings:
     topics = Topics(transactions=f"{prefix}-tx", fraud_labels=f"{prefix}-labels", scores=f"{prefix}-scores",
                     risk_alerts=f"{prefix}-alerts", pipeline_metrics=f"{prefix}-metrics", dlq=f"{prefix}-dlq")
     out = s.replace(topics=topics, consumer_group=f"bench-{prefix}", **changes)
-    create_topics(out.kafka_bootstrap, out.topics.all(), out.endpoints.partitions)
+    create_topics(out.kafka_bootstrap, out.topics, out.endpoints.partitions)
     wait_topics_ready(out.kafka_bootstrap, out.topics.all())
     return out
 
@@ -94,15 +94,18 @@ def rss_by_role(pgid: int) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def private_redis() -> Iterator[tuple[str, Any]]:  # Any: see RedisWindowStore._redis
-    """A fresh redis-server of our own (no persistence) on a free port, stopped by PID:
-    (its URL, a client)."""
+def private_redis(durable: bool = True) -> Iterator[tuple[str, Any]]:  # Any: see RedisWindowStore._redis
+    """A fresh redis-server of our own on a free port, stopped by PID: (its URL, a client).
+    Durable as the stack's Redis is (`DURABILITY`), or with no persistence at all."""
     import subprocess
+
+    from lepton_stream.stack.redis_server import DURABILITY
 
     (port,) = free_ports(1)
     with tempfile.TemporaryDirectory(prefix="lepton-redis-") as d:
+        persistence = DURABILITY if durable else ("--appendonly", "no")
         proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", d], stdout=subprocess.DEVNULL)
+                                 *persistence, "--dir", d], stdout=subprocess.DEVNULL)
         try:
             r = redis.Redis(port=port)
             for _ in range(100):

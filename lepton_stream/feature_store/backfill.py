@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lepton_stream.feature_store.base import new_generation
 from lepton_stream.feature_store.redis_windows import LabelFacts, RedisWindowStore, TxFacts
 from lepton_stream.features.aggregates import Aggregates
 
@@ -49,6 +50,7 @@ def backfill(store: RedisWindowStore, tx: pd.DataFrame, labels: pd.DataFrame, ba
         parts.append(store.apply_transactions(pending_tx))
     if pending_labels:
         store.apply_labels(pending_labels)
+    store.set_generation(new_generation())  # a store filled from history is a new one
     empty = Aggregates(*(np.zeros((0, 3), np.int64) for _ in range(2)), *(np.zeros(0) for _ in range(3)),
                        *(np.zeros((0, 3), np.int64) for _ in range(2)))
     return Aggregates.concat(parts) if parts else empty

@@ -5,6 +5,8 @@ Imports nothing of any backend: `redis_windows.py` implements it on Redis.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -41,12 +43,37 @@ class TxClaim:
     source: str
 
 
+@dataclass(frozen=True)
+class StoreMark:
+    """The store's identity and progress, read with every batch (docs/design.md, "Loss of the store").
+
+    `generation` names the store's contents since it was created or last rebuilt
+    (None: the marker is gone, so is what was written with it); `writes` counts
+    the events written to it, which only grows while the store keeps its state."""
+
+    generation: str | None
+    writes: int
+
+
+def new_generation() -> str:
+    """A name for a store's contents: when it was made, and a random part."""
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+
+
 # new: first sighting; replay: the same record again (a restart from a checkpoint);
 # duplicate: the same content from another record; conflict: other content.
 Verdict = Literal["new", "replay", "duplicate", "conflict"]
 
 
 class WindowStore(Protocol):
+    def mark(self, events: int) -> StoreMark:
+        """Count `events` about to be written and return the marker as it now stands."""
+        ...
+
+    def set_generation(self, generation: str) -> None:
+        """Name the store's contents (a new store, or one just rebuilt)."""
+        ...
+
     def claim(self, claims: Sequence[TxClaim]) -> list[Verdict]:
         """Record each tx_id's first sighting (kept for the replay horizon) and say
         what each claim is, in order: a later claim in the same call sees an earlier one."""
@@ -64,6 +91,12 @@ class WindowStore(Protocol):
     def apply_labels(self, labels: Sequence[LabelFacts]) -> list[int]: ...
 
     def profiles(self, card_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def load_profiles(self, card_ids: Sequence[str], rows: np.ndarray) -> int:
+        """Reference data: each card's credit profile (PROFILE_FIELDS order)."""
+        ...
+
+    def delete_profiles(self, card_ids: Sequence[str]) -> int: ...
 
 
 def verdict(claim: TxClaim, first: str | None) -> Verdict:

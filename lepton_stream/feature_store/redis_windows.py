@@ -10,6 +10,8 @@ the scripts and the meaning of each field are in `redis_lua.py`):
   (count, labelled frauds); `seen` also tells a label its transaction's bucket;
 - `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
   applied when it arrives (a label is never lost);
+- `lepton:{meta}`  the store's marker: `generation` (who created or last rebuilt
+  it) and `writes` (events written so far); a job checks it with every batch;
 - `lepton:{x:<tx_id>}`  the transaction's first sighting, "<fingerprint>|<source
   record>", for the replay horizon: tells a replay from a duplicate or a conflict.
 Window keys expire `view.ttl_s` after their last write and old buckets are
@@ -30,7 +32,7 @@ import numpy as np
 import redis
 from hiredis import pack_command
 
-from lepton_stream.feature_store.base import LabelFacts, TxClaim, TxFacts, Verdict, verdict
+from lepton_stream.feature_store.base import LabelFacts, StoreMark, TxClaim, TxFacts, Verdict, verdict
 from lepton_stream.feature_store.redis_lua import (
     CARD_SEEN_PERIOD_MS,
     DAY_MS,
@@ -47,6 +49,7 @@ from lepton_stream.features.definitions import (
     TERMINAL_WINDOWS,
 )
 
+META_KEY = "lepton:{meta}"
 _CHUNK = 256  # scripts per write: see `_run`
 _EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma list
 
@@ -118,6 +121,18 @@ class RedisWindowStore:
                 error = error or exc
                 replies.append(None)
         return error
+
+    def mark(self, events: int) -> StoreMark:
+        """One round trip: HINCRBY recreates a lost marker without its generation,
+        so a store emptied under a running job stays marked lost."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hincrby(META_KEY, "writes", events)
+        pipe.hget(META_KEY, "generation")
+        writes, generation = pipe.execute()
+        return StoreMark(None if generation is None else generation.decode(), int(writes))
+
+    def set_generation(self, generation: str) -> None:
+        self._redis.hset(META_KEY, "generation", generation)
 
     def claim(self, claims: Sequence[TxClaim]) -> list[Verdict]:
         """One pipelined round trip of `SET NX GET` (Redis 7): the first claim of a
@@ -207,6 +222,14 @@ class RedisWindowStore:
                                                                        strict=True)))
         pipe.execute()
         return len(card_ids)
+
+    def delete_profiles(self, card_ids: Sequence[str]) -> int:
+        if not card_ids:
+            return 0
+        pipe = self._redis.pipeline(transaction=False)
+        for card in card_ids:
+            pipe.delete(self.card_key(card, "profile"))
+        return sum(pipe.execute())
 
     def describe(self, card_id: str | None = None, terminal_id: str | None = None, at_ms: int | None = None) -> dict:
         """Current window values of a card and/or terminal (read-only), for other services."""

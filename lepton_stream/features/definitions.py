@@ -54,6 +54,11 @@ class MultiWindowView:
 CARD_WINDOWS = MultiWindowView(name="card", entity="card_id", windows_days=(1, 7, 30))
 TERMINAL_WINDOWS = MultiWindowView(name="terminal", entity="terminal_id", windows_days=(1, 7, 30), delay_days=7)
 
+# How far back the store's state reaches: the widest window of any view, its delay,
+# and the day of slack kept for late events. A rebuild from Kafka reads this much
+# history, and the input topics keep at least this much (lepton_stream/kafka/retention.py).
+STORE_HISTORY_MS = max(v.keep_buckets * v.bucket_ms for v in (CARD_WINDOWS, TERMINAL_WINDOWS)) + DAY_MS
+
 NO_PREVIOUS_S = 10_000_000.0  # "seconds since the card's last transaction" for a card never seen
 
 FRAUD_FEATURES: tuple[str, ...] = (

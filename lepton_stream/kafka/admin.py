@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Sequence
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from lepton_stream.config import Topics
 from lepton_stream.kafka.clients import client_security  # SASL/TLS from LEPTON_*
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
+from lepton_stream.kafka.retention import topic_configs
 
 
 def _admin(bootstrap: str) -> AdminClient:
@@ -43,12 +46,17 @@ def describe(bootstrap: str) -> str:
     return f"{len(md.brokers)} broker(s), {len(topics)} topics: {', '.join(topics)}"
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int, timeout_s: float = 30.0) -> list[str]:
-    """Create the missing topics; returns the names created."""
+def create_topics(bootstrap: str, topics: Topics | Sequence[str], partitions: int,
+                  timeout_s: float = 30.0) -> list[str]:
+    """Create the missing topics: those of `topics` each with its retention and
+    cleanup (kafka/retention.py), other names with the record size limit alone.
+    Returns the names created."""
     admin = _admin(bootstrap)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
-    new = [NewTopic(n, num_partitions=partitions, replication_factor=1,
-                    config={"max.message.bytes": str(MAX_RECORD_BYTES)}) for n in names if n not in existing]
+    configs = (topic_configs(topics) if isinstance(topics, Topics)
+               else {n: {"max.message.bytes": str(MAX_RECORD_BYTES)} for n in topics})
+    new = [NewTopic(n, num_partitions=partitions, replication_factor=1, config=config)
+           for n, config in configs.items() if n not in existing]
     if not new:
         return []
     for fut in admin.create_topics(new, operation_timeout=timeout_s).values():

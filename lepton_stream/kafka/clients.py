@@ -67,3 +67,16 @@ def read_until_idle(bootstrap: str, topic: str, idle_s: float = 2.0, **extra: An
         return out
     finally:
         c.close()
+
+
+def group_has_consumed(s: Settings, topic: str, timeout_s: float = 10.0) -> bool:
+    """Whether the job's consumer group committed an offset on any partition of
+    `topic`: a group that has consumed before expects a feature store that holds
+    what it consumed (lepton_stream/pipeline/store_guard.py)."""
+    c = consumer(s.kafka_bootstrap, s.job.consumer_group, security=client_security(s))
+    try:
+        parts = c.list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        committed = c.committed([TopicPartition(topic, p) for p in parts], timeout=timeout_s)
+        return any(tp.offset >= 0 for tp in committed)
+    finally:
+        c.close()

@@ -43,6 +43,9 @@ CALL_FAILURES = Counter("lepton_call_failures", "Calls that failed after the las
 CONSUMER_LAG = Gauge("lepton_consumer_lag_messages", "End offset minus next offset to read",
                      ["topic", "partition"])
 LAST_EVENT = Gauge("lepton_last_event_timestamp_seconds", "Wall time the pipeline last received a record")
+FEATURE_STORE_PAUSED = Gauge("lepton_feature_store_paused_seconds", "How long this task has been paused because the "
+                             "feature store lost its state (0: not paused; docs/oncall.md)")
+FEATURE_STORE_LOSSES = Counter("lepton_feature_store_losses", "Times this task found the feature store lost")
 MODEL = Info("lepton_model", "Model version the pipeline last scored with", ["model"])
 MODEL_VERSION = Gauge("lepton_model_version", "Model version the pipeline last scored with (number)", ["model"])
 

@@ -40,7 +40,7 @@ def baseline_minutes(current: int, n: int) -> list[int]:
 class Page:
     """One `oncall-pages` message: what fired, when, and the numbers behind it."""
 
-    kind: str  # alert_rate_spike | score_drift | latency_slo
+    kind: str  # alert_rate_spike | score_drift | latency_slo | feature_store_lost
     minute: int  # epoch minute the evidence is about
     summary: str
     evidence: dict = field(default_factory=dict)
@@ -100,6 +100,14 @@ def latency_breach(minute: int, p99_ms: float | None, slo_ms: float, task_id: st
         return None
     return Page("latency_slo", minute, f"p99 latency {p99_ms:.0f} ms over the {slo_ms:.0f} ms SLO ({task_id})",
                 {"p99_ms": p99_ms, "slo_ms": slo_ms, "task_id": task_id})
+
+
+def store_lost(minute: int, state: str, reason: str, task_id: str) -> Page | None:
+    """Page when a task reports its feature store lost (it has paused scoring)."""
+    if state != "lost":
+        return None
+    return Page("feature_store_lost", minute, f"feature store lost, scoring paused ({task_id}): {reason}; "
+                "run `lepton-stream features rebuild`", {"task_id": task_id, "reason": reason})
 
 
 def is_fresh(minute: int, now_ms: int, max_age_min: int = 2) -> bool:

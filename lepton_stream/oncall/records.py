@@ -30,6 +30,8 @@ MAX_LAG_KEY_CHARS = 256  # a Kafka topic name (249) and a partition number
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01: a later (or negative) time is not an event time
 MAX_COUNT = 2**53  # counts and lags a float (JSON, Prometheus) still holds exactly
 MAX_LATENCY_MS = 7 * 24 * 3_600_000.0  # a week: beyond that a p99 is garbage, not a backlog
+MAX_REASON_CHARS = 300  # a task's own words on why its feature store is lost
+FEATURE_STORE_STATES = ("ok", "lost")
 EXCERPT_CHARS = 120  # how much of a bad record a log line shows
 
 # The closed set of `reason` values (lepton_monitor_malformed_records_total{reason=...}).
@@ -70,6 +72,8 @@ class TaskSummary:
     p99_ms: float | None = None
     lag_total: int = 0
     lag: dict[str, int] = field(default_factory=dict)
+    feature_store: str = "ok"  # "lost": the task is paused (lepton_stream/pipeline/store_guard.py)
+    feature_store_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,5 +197,12 @@ def parse_metrics(value: bytes | str) -> TaskSummary:
     counts = {name: _integer(obj, name, MAX_COUNT) for name in ("events_in", "scored", "alerts", "dlq")}
     p99 = _number(_mapping(obj, "latency_ms"), "p99", 0.0, MAX_LATENCY_MS, required=False)
     lag = _lag(obj)
+    store = obj.get("feature_store", "ok")
+    if store not in FEATURE_STORE_STATES:
+        raise Malformed("out_of_range", "feature_store", f"one of {', '.join(FEATURE_STORE_STATES)}")
+    reason = obj.get("feature_store_reason", "")
+    if not isinstance(reason, str):
+        raise Malformed("bad_type", "feature_store_reason")
     return TaskSummary(task_id, _integer(obj, "window_end", MAX_TS_MS), **counts, p99_ms=p99,
-                       lag_total=min(sum(lag.values()), MAX_COUNT), lag=lag)
+                       lag_total=min(sum(lag.values()), MAX_COUNT), lag=lag, feature_store=store,
+                       feature_store_reason=cap(reason, MAX_REASON_CHARS))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from lepton_stream.features.aggregates import Aggregates
 from lepton_stream.schemas import Transaction
 from lepton_stream.scoring.base import Scores
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,12 @@ class RawRecord:
     topic: str
     partition: int
     offset: int
+
+
+def raw_record(m: Message) -> RawRecord:
+    """A consumed Kafka message as a pipeline input (the consumer loop, a rebuild)."""
+    # A message without an error always has its topic, partition and offset.
+    return RawRecord(m.key(), m.value(), cast(str, m.topic()), cast(int, m.partition()), cast(int, m.offset()))
 
 
 @dataclass(frozen=True)
@@ -40,5 +50,6 @@ class Batch:
     out: list[OutRecord] = field(default_factory=list)
     labels_applied: int = 0
     labels_pending: int = 0
+    profiles_applied: int = 0  # credit profiles loaded or deleted
     duplicates: int = 0  # exact repeats of a scored transaction, dropped
     stage_s: dict[str, float] = field(default_factory=dict)  # seconds per stage, for benchmarks

@@ -83,6 +83,7 @@ class MetricsStage:
             # Seconds this task spent in each stage during the window; the rest of the
             # window is time outside the pipeline (waiting for input, Flink's own work).
             "stage_s": {k: round(v, 4) for k, v in self.stage_s.items()},
+            "feature_store": "ok",
             "schema_version": 1,
         }
         observe_lag(lag)
@@ -109,3 +110,23 @@ def kafka_lag(bootstrap: str) -> Lag:
         return out
 
     return lag
+
+
+def store_lost_reporter(s: Settings, task_id: str) -> Callable[[str], None]:
+    """Writes a task's "feature store lost" record to `pipeline-metrics` directly, outside
+    the job's transactions: a paused batch's own output would only leave when it ends."""
+    from lepton_stream.kafka.clients import client_security, producer
+
+    made: list = []
+
+    def report(reason: str) -> None:
+        if not made:
+            made.append(producer(s.kafka_bootstrap, security=client_security(s)))
+        now = int(time.time() * 1000)
+        body = {"task_id": task_id, "window_start": now, "window_end": now, "feature_store": "lost",
+                "feature_store_reason": reason, "schema_version": 1}
+        made[0].produce(s.topics.pipeline_metrics, json.dumps(body, separators=(",", ":")).encode(),
+                        task_id.encode())
+        made[0].flush(5)
+
+    return report

@@ -12,16 +12,18 @@ import numpy as np
 
 from lepton_stream.config import Settings
 from lepton_stream.pipeline.batch import Batch, OutRecord, RawRecord
-from lepton_stream.pipeline.metrics import MetricsStage, kafka_lag
+from lepton_stream.pipeline.metrics import MetricsStage, kafka_lag, store_lost_reporter
 from lepton_stream.pipeline.stages import (
     DedupStage,
     FeatureStage,
     LabelStage,
     ParseStage,
     PassthroughStage,
+    ProfileStage,
     RouteStage,
     ScoreStage,
 )
+from lepton_stream.pipeline.store_guard import StoreGuardStage
 
 Stage = Callable[[Batch], Batch]
 
@@ -65,8 +67,13 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
         return ScoringPipeline([ParseStage(settings), PassthroughStage(settings), metrics])
     if settings.job.pipeline != "scoring":
         raise ValueError(f"LEPTON_PIPELINE must be scoring or passthrough, not {settings.job.pipeline!r}")
+    from lepton_stream.kafka.clients import group_has_consumed
+
     store = RedisWindowStore(settings.redis_url, replay_horizon_s=settings.job.replay_horizon_s)
     return ScoringPipeline([
+        StoreGuardStage(settings, store, lambda: not group_has_consumed(settings, settings.topics.transactions),
+                        store_lost_reporter(settings, metrics.task_id)),
+        ProfileStage(settings, store),
         LabelStage(settings, store),
         ParseStage(settings),
         DedupStage(settings, store),

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,8 +23,11 @@ from lepton_stream.pipeline.retry import with_retry
 from lepton_stream.schemas import Alert, DlqRecord, InvalidEvent, Score, Transaction, parse_transaction
 from lepton_stream.schemas.label import Label, parse_label
 from lepton_stream.schemas.outputs import Reason, dlq_key
+from lepton_stream.schemas.profile import CreditProfile, ProfileDeleted, parse_profile
 from lepton_stream.schemas.transaction import Limits
 from lepton_stream.scoring.base import Scorer
+
+T = TypeVar("T")
 
 
 def _now_ms() -> int:
@@ -39,13 +43,45 @@ def _retry(s: Settings, what: str) -> dict:
     return {"what": what, "attempts": s.job.retry_attempts, "base_s": s.job.retry_base_s}
 
 
-def _parse_safely(parse: Callable[[], Transaction | Label | InvalidEvent]) -> Transaction | Label | InvalidEvent:
+def _parse_safely(parse: Callable[[], T]) -> T | InvalidEvent:
     """The parsers return errors as values; should one still raise on some input, that
     record goes to the DLQ instead of failing (and replaying) the batch for ever."""
     try:
         return parse()
     except Exception as exc:  # noqa: BLE001
         return InvalidEvent("unparseable", f"the record could not be parsed ({type(exc).__name__})")
+
+
+@dataclass
+class ProfileStage:
+    """Credit profiles from the compacted `credit-profiles` topic into the store, before
+    this batch's transactions are scored; a tombstone deletes the card's profile."""
+
+    settings: Settings
+    store: WindowStore
+
+    def __call__(self, batch: Batch) -> Batch:
+        latest: dict[str, CreditProfile | ProfileDeleted] = {}  # a card's later record wins
+        for i, rec in enumerate(batch.records):
+            if rec.topic != self.settings.topics.credit_profiles:
+                continue
+            profile = _parse_safely(partial(parse_profile, rec.key, rec.value))
+            if isinstance(profile, CreditProfile | ProfileDeleted):
+                latest.pop(profile.card_id, None)
+                latest[profile.card_id] = profile
+            else:
+                batch.out.append(_dlq(self.settings, rec, profile if isinstance(profile, InvalidEvent) else
+                                      InvalidEvent("unparseable", "not a credit profile"), i))
+        loads = [p for p in latest.values() if isinstance(p, CreditProfile)]
+        gone = [p.card_id for p in latest.values() if isinstance(p, ProfileDeleted)]
+        if loads:
+            rows = np.array([p.values for p in loads])
+            with_retry(lambda: self.store.load_profiles([p.card_id for p in loads], rows),
+                       **_retry(self.settings, "redis"))
+        if gone:
+            with_retry(lambda: self.store.delete_profiles(gone), **_retry(self.settings, "redis"))
+        batch.profiles_applied += len(loads) + len(gone)
+        return batch
 
 
 @dataclass

@@ -91,7 +91,7 @@ def up(s: Settings, only: list[str] | None = None, monitoring: bool = False) -> 
         if "kafka" not in state:
             return started
         try:
-            created = create_topics(s.kafka_bootstrap, s.topics.all(), s.endpoints.partitions)
+            created = create_topics(s.kafka_bootstrap, s.topics, s.endpoints.partitions)
             wait_topics_ready(s.kafka_bootstrap, s.topics.all())
         except Exception as exc:
             raise StackError("kafka", f"creating topics failed: {exc}") from None

@@ -1,4 +1,15 @@
-"""redis-server (Debian package) without persistence: features are rebuilt by replay."""
+"""redis-server (Debian package), durable: every write it acknowledged survives a crash.
+
+`DURABILITY` is the one statement of how Redis persists, for the local stack, the
+benchmark, docker-compose.yml and the Kubernetes manifests (tests/deploy checks
+them): the append-only file, fsynced before Redis answers (`appendfsync always`).
+Redis fsyncs once per event-loop turn, after running every command that arrived
+in it, and only then sends the replies: a pipelined batch costs one fsync, and
+a reply the job saw means the write is on disk. With `everysec` a crash loses up
+to a second of writes whose Kafka offsets a checkpoint may already have
+committed; those are never replayed, and the windows would silently miss them.
+docs/design.md, "Durability of the feature store", has the rest.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,8 @@ import redis
 
 from lepton_stream.config import Settings
 from lepton_stream.stack.processes import StackError
+
+DURABILITY: tuple[str, ...] = ("--appendonly", "yes", "--appendfsync", "always")
 
 
 class RedisServer:
@@ -25,7 +38,7 @@ class RedisServer:
     def command(self, s: Settings) -> list[str]:
         return [shutil.which("redis-server") or "redis-server",
                 "--port", str(s.endpoints.redis_port), "--bind", s.endpoints.host,
-                "--save", "", "--appendonly", "no", "--dir", str(s.endpoints.home / "data" / "redis"),
+                "--save", "", *DURABILITY, "--dir", str(s.endpoints.home / "data" / "redis"),
                 "--daemonize", "no", "--maxmemory-policy", "noeviction"]
 
     def env(self, s: Settings) -> dict[str, str] | None:

@@ -17,6 +17,7 @@ import yaml
 
 from lepton_stream.config import REPO_ROOT
 from lepton_stream.stack.job_process import JOB_SCRIPT, job_args
+from lepton_stream.stack.redis_server import DURABILITY
 from tests.deploy.conftest import Validators
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
@@ -198,10 +199,21 @@ def test_every_service_reaches_the_others_by_name(compose) -> None:
 
 def test_topics_created_are_the_design_topics(compose) -> None:
     from lepton_stream.config import Topics
+    from lepton_stream.kafka.retention import topic_configs
 
     script = compose["services"]["kafka-init"]["command"][0]
-    created = set(re.search(r"for t in ([^;]+);", script).group(1).split())
-    assert created == set(Topics().all()) | {"oncall-pages"}
+    created = dict(item.split(":", 1) for item in
+                   re.search(r"for t in ([^;]+);", script).group(1).replace("\\", " ").split())
+    assert set(created) == set(Topics().all())
+    # Retention and cleanup as the local stack creates them (lepton_stream/kafka/retention.py).
+    for name, config in topic_configs(Topics()).items():
+        given = dict(c.split("=", 1) for c in created[name].split(",") if c)
+        assert given == {k: v for k, v in config.items() if k != "max.message.bytes"}, name
+
+
+def test_redis_is_as_durable_as_the_local_stack(compose) -> None:
+    command = compose["services"]["redis"]["command"]
+    assert " ".join(DURABILITY) in " ".join(command)
 
 
 def test_prometheus_and_grafana_use_the_monitoring_files(compose) -> None:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from lepton_stream.config import REPO_ROOT, Topics
+from lepton_stream.kafka.retention import topic_configs
 from lepton_stream.stack.job_process import JOB_MODULE, JOB_SCRIPT, job_args
 from tests.deploy.conftest import OVERLAYS, Validators, find, one
 
@@ -197,9 +198,24 @@ def test_prod_scales_out(rendered) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_a_topic_for_every_design_topic(rendered, overlay: str) -> None:
     topics = {t["metadata"]["name"] for t in find(rendered[overlay], "KafkaTopic")}
-    assert topics == set(Topics().all()) | {"oncall-pages"}
+    assert topics == set(Topics().all())
+    configs = topic_configs(Topics())
     for t in find(rendered[overlay], "KafkaTopic"):
         assert t["metadata"]["labels"]["strimzi.io/cluster"] == "lepton"
+        # Retention and cleanup as lepton_stream/kafka/retention.py states them.
+        want = {k: v for k, v in configs[t["metadata"]["name"]].items() if k != "max.message.bytes"}
+        assert {k: str(v) for k, v in t["spec"]["config"].items() if k in want} == want, t["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_redis_is_as_durable_as_the_local_stack(rendered, overlay: str) -> None:
+    from lepton_stream.stack.redis_server import DURABILITY
+
+    redis = [c for d in find(rendered[overlay], "StatefulSet") for c in d["spec"]["template"]["spec"]["containers"]
+             if c["name"] == "redis"]
+    assert redis
+    for c in redis:
+        assert " ".join(DURABILITY) in " ".join(c["args"])
 
 
 def test_kafka_listener_is_tls_scram_with_authorization(rendered) -> None:
@@ -223,11 +239,11 @@ def test_each_kafka_client_has_its_user_and_only_the_topics_it_needs(rendered) -
                 and a["resource"].get("patternType", "literal") == "literal"}
 
     t = Topics()
-    assert topics("scoring-job", "Read") == {t.transactions, t.fraud_labels}
+    assert topics("scoring-job", "Read") == {t.transactions, t.fraud_labels, t.credit_profiles}
     assert topics("scoring-job", "Write") == {t.scores, t.risk_alerts, t.pipeline_metrics, t.dlq}
     assert topics("alert-monitor", "Read") == {t.risk_alerts, t.pipeline_metrics}
     assert topics("alert-monitor", "Write") == {"oncall-pages"}
-    assert topics("producer", "Write") == {t.transactions, t.fraud_labels}
+    assert topics("producer", "Write") == {t.transactions, t.fraud_labels, t.credit_profiles}
     assert topics("producer", "Read") == set()
     for u in users.values():
         assert u["spec"]["authentication"]["type"] == "scram-sha-512"

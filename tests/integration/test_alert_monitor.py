@@ -40,7 +40,7 @@ def _isolated(stack):
     run = uuid.uuid4().hex[:6]
     topics = Topics(**{name: f"{getattr(Topics(), name)}-{run}" for name in Topics.__dataclass_fields__})
     s = stack.replace(monitor_app_id=f"monitor-{run}", topics=topics)
-    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     return s
 

@@ -22,7 +22,7 @@ def test_consumer_loop_scores_each_event_once_and_rejects_bad_ones(stack, monkey
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", fraud_labels=f"labels-{run}", pipeline_metrics=f"m-{run}")
     s = stack.replace(topics=topics, consumer_group=f"loop-{run}")
-    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     p = producer(s.kafka_bootstrap)
     valid = []

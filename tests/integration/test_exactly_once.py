@@ -33,7 +33,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
                                     dlq=f"dlq-{run}", fraud_labels=f"labels-{run}")
     s = stack.replace(topics=topics, consumer_group=f"eo-{run}", checkpoint_interval_ms=1000,
                       transaction_timeout_ms=30_000)
-    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     events = [ev.event for ev in SimpleGenerator(cards=40, seed=8, id_prefix=run).stream(4000, 1_700_000_000_000,
                                                                                          500.0)]

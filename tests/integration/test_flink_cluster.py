@@ -25,7 +25,7 @@ def test_flink_run_on_a_standalone_cluster(stack, tmp_path):
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", pipeline_metrics=f"metrics-{run}")
     s = stack.replace(topics=topics, consumer_group=f"cluster-{run}", home=tmp_path, parallelism=2)
-    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     p = producer(s.kafka_bootstrap)
     stream = list(SimpleGenerator(cards=40, seed=9, id_prefix=run).stream(300, 1_700_000_000_000, 500.0))

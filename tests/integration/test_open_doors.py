@@ -47,7 +47,7 @@ def _topics(s, run: str):
 
 
 def _produce(s, run: str, n: int = 200) -> int:
-    create_topics(s.kafka_bootstrap, s.topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, s.topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, s.topics.all())
     p = producer(s.kafka_bootstrap)
     for ev in SimpleGenerator(cards=20, seed=3, id_prefix=run).stream(n, 1_700_000_000_000, 500.0):

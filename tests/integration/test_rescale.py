@@ -31,7 +31,7 @@ def test_rescale_1_to_2_and_back_scores_each_event_exactly_once(stack, tmp_path)
     # home: the savepoints go to this test's folder; metrics every second: each subtask reports.
     s = stack.replace(topics=topics, consumer_group=f"rescale-{run}", home=tmp_path, parallelism=1,
                       checkpoint_interval_ms=1000, transaction_timeout_ms=30_000, metrics_interval_s=1.0)
-    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     events = [ev.event for ev in SimpleGenerator(cards=60, seed=21, id_prefix=run).stream(3000, 1_700_000_000_000,
                                                                                           500.0)]

@@ -29,7 +29,7 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", pipeline_metrics=f"metrics-{run}")
     s = stack.replace(topics=topics, consumer_group=f"job-{run}", metrics_interval_s=0.0)
-    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
 
     events, expected_dlq = [], Counter()

@@ -24,7 +24,7 @@ def test_job_waits_for_triton_and_loses_nothing(stack, tmp_path):
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", fraud_labels=f"labels-{run}", pipeline_metrics=f"m-{run}")
     s = stack.replace(topics=topics, consumer_group=f"outage-{run}", retry_base_s=0.5, retry_attempts=10)
-    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     events = [ev.event for ev in SimpleGenerator(cards=30, seed=9, id_prefix=run).stream(3000, 1_700_000_000_000)]
     p = producer(s.kafka_bootstrap)

@@ -21,7 +21,7 @@ def s(stack, monkeypatch):
     run = uuid.uuid4().hex[:6]
     topics = Topics(**{name: f"{getattr(Topics(), name)}-{run}" for name in Topics.__dataclass_fields__})
     s = stack.replace(topics=topics, consumer_group=f"views-{run}")
-    create_topics(s.kafka_bootstrap, topics.all(), s.endpoints.partitions)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     monkeypatch.setattr("lepton_stream.cli._settings", lambda args: s)
     return s
