@@ -98,7 +98,7 @@ def cmd_load_profiles(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     df = pd.read_parquet(args.customers)
-    n = RedisWindowStore(s.redis_url).load_profiles(df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
+    n = RedisWindowStore.from_settings(s).load_profiles(df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
     print(f"loaded {n:,} credit profiles into {s.redis_url_redacted}")
     return 0
 
@@ -109,7 +109,7 @@ def cmd_features_get(args: argparse.Namespace) -> int:
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
 
     s = _settings(args)
-    print(json.dumps(RedisWindowStore(s.redis_url).describe(args.card, args.terminal, args.at), indent=2))
+    print(json.dumps(RedisWindowStore.from_settings(s).describe(args.card, args.terminal, args.at), indent=2))
     return 0
 
 

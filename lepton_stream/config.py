@@ -145,6 +145,9 @@ class Settings:
     redis_password_file: str = ""  # wins over redis_password when set
     redis_tls: bool = False
     redis_ca_file: str = ""
+    # Redis Cluster: the redis_host:redis_port node is a seed; the store finds every
+    # master from it and routes each entity's keys (one hash tag, one slot) to its own.
+    redis_cluster: bool = False
     # Replication of the topics our own clients create (the monitor's changelogs):
     # 1 on one broker; as the cluster's default.replication.factor elsewhere (prod: 3),
     # or min.insync.replicas would refuse their writes.

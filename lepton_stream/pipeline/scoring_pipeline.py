@@ -65,7 +65,7 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
         return ScoringPipeline([ParseStage(settings), PassthroughStage(settings), metrics])
     if settings.pipeline != "scoring":
         raise ValueError(f"LEPTON_PIPELINE must be scoring or passthrough, not {settings.pipeline!r}")
-    store = RedisWindowStore(settings.redis_url, replay_horizon_s=settings.replay_horizon_s)
+    store = RedisWindowStore.from_settings(settings)
     return ScoringPipeline([
         LabelStage(settings, store),
         ParseStage(settings),

@@ -1,44 +1,57 @@
-"""redis-server (Debian package) without persistence: features are rebuilt by replay."""
+"""redis-server (Debian package) without persistence: features are rebuilt by replay.
+With `redis_cluster` the part is a local three-master cluster (`redis_cluster.py`)."""
 
 from __future__ import annotations
 
 import shutil
-
-import redis
+import sys
 
 from lepton_stream.config import Settings
+from lepton_stream.feature_store.redis_cluster import memory_and_keys, redis_client
+from lepton_stream.stack import redis_cluster
 from lepton_stream.stack.processes import StackError
 
 
 class RedisServer:
     name = "redis"
-    ready_timeout_s = 20.0
+    ready_timeout_s = 40.0  # a cluster is created after its masters start
 
     def ports(self, s: Settings) -> list[int]:
+        if s.redis_cluster:
+            return redis_cluster.node_ports(s) + redis_cluster.bus_ports(s)
         return [s.redis_port]
 
     def prepare(self, s: Settings) -> None:
-        if shutil.which("redis-server") is None:
-            raise StackError(self.name, "redis-server not found on PATH: run `make setup`")
+        for tool in ("redis-server", "redis-cli") if s.redis_cluster else ("redis-server",):
+            if shutil.which(tool) is None:
+                raise StackError(self.name, f"{tool} not found on PATH: run `make setup`")
         (s.home / "data" / "redis").mkdir(parents=True, exist_ok=True)
 
     def command(self, s: Settings) -> list[str]:
+        if s.redis_cluster:
+            return [sys.executable, "-m", "lepton_stream.stack.redis_cluster"]
         return [shutil.which("redis-server") or "redis-server", "--port", str(s.redis_port), "--bind", s.host,
                 "--save", "", "--appendonly", "no", "--dir", str(s.home / "data" / "redis"),
                 "--daemonize", "no", "--maxmemory-policy", "noeviction"]
 
     def env(self, s: Settings) -> dict[str, str] | None:
+        if s.redis_cluster:
+            import os
+
+            return {**os.environ, **s.to_env()}
         return None
 
-    def _client(self, s: Settings) -> redis.Redis:
-        return redis.Redis.from_url(s.redis_url, socket_timeout=2, socket_connect_timeout=2)
-
     def ready(self, s: Settings) -> bool:
-        with self._client(s) as r:
+        if s.redis_cluster:
+            return all(redis_cluster.cluster_ok(s.redis_host or s.host, p, redis_cluster.MASTERS)
+                       for p in redis_cluster.node_ports(s))
+        with redis_client(s) as r:
             return bool(r.ping())
 
     def health(self, s: Settings) -> str:
-        with self._client(s) as r:
-            info = r.info()
-        keys = info.get("db0", {}).get("keys", 0)
-        return f"PONG, redis {info['redis_version']}, {info['used_memory_human']} used, {keys} keys"
+        with redis_client(s) as r:
+            info = r.info("server") if not s.redis_cluster else r.info("server", target_nodes=r.get_default_node())
+        version = info["redis_version"]
+        memory, keys = memory_and_keys(s)
+        where = f"cluster of {redis_cluster.MASTERS} masters" if s.redis_cluster else "redis"
+        return f"PONG, {where} {version}, {memory / 2**20:.1f}M used, {keys} keys"
