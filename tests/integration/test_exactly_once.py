@@ -28,7 +28,10 @@ from tests.integration.conftest import assert_exactly_once, publish, read_json
 pytestmark = pytest.mark.integration
 
 
-def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, tmp_path):
+# Once on one Redis, once on a Redis Cluster of three masters (LEPTON_REDIS_CLUSTER).
+@pytest.mark.parametrize("stack_fixture", ["stack", "cluster_stack"])
+def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack_fixture, request, tmp_path):
+    stack = request.getfixturevalue(stack_fixture)
     run = uuid.uuid4().hex[:6]
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", fraud_labels=f"labels-{run}")
