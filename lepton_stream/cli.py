@@ -100,7 +100,7 @@ def cmd_load_profiles(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     df = pd.read_parquet(args.customers)
-    n = load_profiles(s, RedisWindowStore(s.redis_url), df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
+    n = load_profiles(s, RedisWindowStore.from_settings(s), df["card_id"].tolist(), df[list(PROFILE_FIELDS)].to_numpy())
     print(f"published {n:,} credit profiles to {s.topics.credit_profiles} and loaded them into "
           f"{s.redis_url_redacted}")
     return 0
@@ -112,7 +112,7 @@ def cmd_features_get(args: argparse.Namespace) -> int:
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
 
     s = _settings(args)
-    print(json.dumps(RedisWindowStore(s.redis_url).describe(args.card, args.terminal, args.at), indent=2))
+    print(json.dumps(RedisWindowStore.from_settings(s).describe(args.card, args.terminal, args.at), indent=2))
     return 0
 
 
@@ -129,7 +129,7 @@ def cmd_features_rebuild(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"lepton-stream features rebuild: {exc}", file=sys.stderr)
         return 2
-    store = RedisWindowStore(s.redis_url, replay_horizon_s=s.job.replay_horizon_s)
+    store = RedisWindowStore.from_settings(s)
     report = rebuild(s, store, since_ms, progress=None if args.json else bar())
     if args.json:
         print(json.dumps(report.to_dict()))

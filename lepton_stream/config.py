@@ -79,6 +79,9 @@ class Endpoints(_Section):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     redis_port: int = 6379
+    # Redis Cluster: the redis_host:redis_port node is a seed; the store finds every
+    # master from it and routes each entity's keys (one hash tag, one slot) to its own.
+    redis_cluster: bool = False
     triton_http_port: int = 8000
     triton_grpc_port: int = 8001
     triton_metrics_port: int = 8002

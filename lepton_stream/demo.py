@@ -177,7 +177,7 @@ def run_demo(s: Settings, events: int = 5000, rate: float = 1000.0, malformed_sh
         print(f"  stack ready in {time.monotonic() - t_up:.1f} s (started: {', '.join(started) or 'already up'})")
         t_w = time.monotonic()
         world = make_world(events, run_id)
-        store = RedisWindowStore(s.redis_url)
+        store = RedisWindowStore.from_settings(s)
         load_profiles(s, store, world.customers["card_id"].tolist(), world.customers[list(PROFILE_FIELDS)].to_numpy())
         backfill(store, world.history, world.history_labels)
         print(f"  {len(world.customers):,} credit profiles and {HISTORY_DAYS} days of history "

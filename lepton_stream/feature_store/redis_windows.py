@@ -18,7 +18,8 @@ Window keys expire `view.ttl_s` after their last write and old buckets are
 pruned as the head moves; a card's `seen` periods expire after the replay horizon
 (`Settings.job.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
 Every batch is one pipelined round trip; the scripts are idempotent by tx_id,
-so a batch is simply sent again after a failure or a Redis restart.
+so a batch is simply sent again after a failure or a Redis restart. On a Redis
+Cluster (`cluster=True`) the batch is split by master instead (`redis_cluster.py`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ import numpy as np
 import redis
 from hiredis import pack_command
 
+from lepton_stream.config import Settings
 from lepton_stream.feature_store.base import LabelFacts, StoreMark, TxClaim, TxFacts, Verdict, verdict
+from lepton_stream.feature_store.redis_cluster import ClusterTransport, cluster_client
 from lepton_stream.feature_store.redis_lua import (
     CARD_SEEN_PERIOD_MS,
     DAY_MS,
@@ -55,10 +58,8 @@ _EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma l
 
 
 class RedisWindowStore:
-    def __init__(self, url: str, *, socket_timeout: float = 5.0, replay_horizon_s: int = 7 * 86_400) -> None:
-        # Any: redis-py types its sync and asyncio clients with one signature (`Awaitable[T] | T`).
-        self._redis: Any = redis.Redis.from_url(url, socket_timeout=socket_timeout,
-                                                socket_connect_timeout=socket_timeout)
+    def __init__(self, url: str, *, socket_timeout: float = 5.0, replay_horizon_s: int = 7 * 86_400,
+                 cluster: bool = False) -> None:
         self._replay_horizon_s = replay_horizon_s
         self._scripts = {
             "card": card_script(CARD_WINDOWS, PROFILE_FIELDS),
@@ -66,6 +67,20 @@ class RedisWindowStore:
             "label": label_script(TERMINAL_WINDOWS),
         }
         self._sha = {name: hashlib.sha1(body.encode()).hexdigest() for name, body in self._scripts.items()}
+        # Any: redis-py types its sync and asyncio clients with one signature (`Awaitable[T] | T`).
+        # RedisCluster routes the by-key commands (profiles, describe) itself.
+        self._redis: Any
+        self._cluster: ClusterTransport | None = None
+        if cluster:
+            self._redis = cluster_client(url, socket_timeout)
+            self._cluster = ClusterTransport(self._redis, list(self._scripts.values()))
+        else:
+            self._redis = redis.Redis.from_url(url, socket_timeout=socket_timeout,
+                                               socket_connect_timeout=socket_timeout)
+
+    @classmethod
+    def from_settings(cls, s: Settings, **kwargs: Any) -> RedisWindowStore:
+        return cls(s.redis_url, replay_horizon_s=s.job.replay_horizon_s, cluster=s.endpoints.redis_cluster, **kwargs)
 
     @staticmethod
     def card_key(card_id: str, suffix: str) -> str:
@@ -82,6 +97,9 @@ class RedisWindowStore:
         Packs and reads the commands directly (hiredis) rather than through
         redis-py's pipeline object, whose per-command bookkeeping cost more than
         the scripts themselves at batch sizes in the thousands."""
+        if self._cluster is not None:
+            return self._cluster.execute([(keys[0], ("EVALSHA", self._sha[name], len(keys), *keys, *args))
+                                          for name, (keys, args) in calls])
         for attempt in (0, 1):
             conn = self._redis.connection_pool.get_connection()
             replies: list = []
@@ -125,7 +143,7 @@ class RedisWindowStore:
     def mark(self, events: int) -> StoreMark:
         """One round trip: HINCRBY recreates a lost marker without its generation,
         so a store emptied under a running job stays marked lost."""
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = self._redis.pipeline(transaction=False)  # one key: Redis runs the two in order
         pipe.hincrby(META_KEY, "writes", events)
         pipe.hget(META_KEY, "generation")
         writes, generation = pipe.execute()
@@ -140,19 +158,26 @@ class RedisWindowStore:
         if not claims:
             return []
         ttl = str(self._replay_horizon_s + DAY_MS // 1000)
+        if self._cluster is not None:
+            replies = self._cluster.execute([(k, ("SET", k, f"{c.fingerprint}|{c.source}", "NX", "GET", "EX", ttl))
+                                             for c in claims for k in (f"lepton:{{x:{c.tx_id}}}",)])
+        else:
+            replies = self._claim_one_node(claims, ttl)
+        return [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
+
+    def _claim_one_node(self, claims: Sequence[TxClaim], ttl: str) -> list:
         conn = self._redis.connection_pool.get_connection()
         try:
             for start in range(0, len(claims), _CHUNK * 4):
                 conn.send_packed_command([b"".join(
                     pack_command(("SET", f"lepton:{{x:{c.tx_id}}}", f"{c.fingerprint}|{c.source}", "NX", "GET",  # type: ignore[arg-type]
                                   "EX", ttl)) for c in claims[start:start + _CHUNK * 4])], check_health=False)
-            replies = [conn.read_response() for _ in claims]
+            return [conn.read_response() for _ in claims]
         except BaseException:
             conn.disconnect()
             raise
         finally:
             self._redis.connection_pool.release(conn)
-        return [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
 
     def apply_transactions(self, txs: Sequence[TxFacts]) -> Aggregates:
         """Apply each transaction once (by tx_id) to its card and terminal, and

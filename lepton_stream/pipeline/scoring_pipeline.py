@@ -69,7 +69,7 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
         raise ValueError(f"LEPTON_PIPELINE must be scoring or passthrough, not {settings.job.pipeline!r}")
     from lepton_stream.kafka.clients import group_has_consumed
 
-    store = RedisWindowStore(settings.redis_url, replay_horizon_s=settings.job.replay_horizon_s)
+    store = RedisWindowStore.from_settings(settings)
     return ScoringPipeline([
         StoreGuardStage(settings, store, lambda: not group_has_consumed(settings, settings.topics.transactions),
                         store_lost_reporter(settings, metrics.task_id)),

@@ -49,12 +49,12 @@ def probe_once(s: Settings) -> dict[str, bool]:
 
 
 def _redis_stats(s: Settings) -> None:
-    import redis
+    from lepton_stream.feature_store.redis_cluster import memory_and_keys
 
     try:
-        with redis.Redis.from_url(s.redis_url, socket_timeout=2, socket_connect_timeout=2) as r:
-            m.REDIS_MEMORY.set(r.info("memory")["used_memory"])
-            m.REDIS_KEYS.set(r.dbsize())
+        memory, keys = memory_and_keys(s)
+        m.REDIS_MEMORY.set(memory)
+        m.REDIS_KEYS.set(keys)
     except Exception:  # gone between the probe and now: the next probe says so
         pass
 

@@ -19,7 +19,7 @@ from typing import Any
 from lepton_stream import logs
 from lepton_stream.config import Settings, setting_names
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.stack import processes
+from lepton_stream.stack import processes, redis_cluster
 from lepton_stream.stack.health_exporter import PROBED, StackExporter
 from lepton_stream.stack.processes import StackError
 from lepton_stream.stack.prometheus_server import PrometheusServer
@@ -148,7 +148,16 @@ def free_port_settings(home: Path, env: dict[str, str] | None = None, **override
     one, under `home`: a stack beside any other on the machine (tests, the benchmark)."""
     names = [name for name in setting_names() if name.endswith("_port")]
     ports = dict(zip(names, processes.free_ports(len(names)), strict=True))
-    return Settings.from_env(env, **{"home": home, **ports, **overrides})
+    s = Settings.from_env(env, **{"home": home, **ports, **overrides})
+    if not s.endpoints.redis_cluster or "redis_port" in overrides:
+        return s
+    # A local cluster takes the block of ports from redis_port (redis_cluster.py): all free.
+    while True:
+        block = set(redis_cluster.node_ports(s) + redis_cluster.bus_ports(s))
+        taken = set(ports.values()) - {s.endpoints.redis_port}
+        if not block & taken and all(processes.port_free(s.endpoints.host, p) for p in block):
+            return s
+        s = s.replace(redis_port=processes.free_ports(1)[0])
 
 
 @contextlib.contextmanager

@@ -9,15 +9,18 @@ a reply the job saw means the write is on disk. With `everysec` a crash loses up
 to a second of writes whose Kafka offsets a checkpoint may already have
 committed; those are never replayed, and the windows would silently miss them.
 docs/design.md, "Durability of the feature store", has the rest.
+With `redis_cluster` the part is a local three-master cluster (`redis_cluster.py`), each
+node with the same `DURABILITY`.
 """
 
 from __future__ import annotations
 
 import shutil
-
-import redis
+import sys
 
 from lepton_stream.config import Settings
+from lepton_stream.feature_store.redis_cluster import memory_and_keys, redis_client
+from lepton_stream.stack import redis_cluster
 from lepton_stream.stack.processes import StackError
 
 DURABILITY: tuple[str, ...] = ("--appendonly", "yes", "--appendfsync", "always")
@@ -25,34 +28,44 @@ DURABILITY: tuple[str, ...] = ("--appendonly", "yes", "--appendfsync", "always")
 
 class RedisServer:
     name = "redis"
-    ready_timeout_s = 20.0
+    ready_timeout_s = 40.0  # a cluster is created after its masters start
 
     def ports(self, s: Settings) -> list[int]:
+        if s.endpoints.redis_cluster:
+            return redis_cluster.node_ports(s) + redis_cluster.bus_ports(s)
         return [s.endpoints.redis_port]
 
     def prepare(self, s: Settings) -> None:
-        if shutil.which("redis-server") is None:
-            raise StackError(self.name, "redis-server not found on PATH: run `make setup`")
+        for tool in ("redis-server", "redis-cli") if s.endpoints.redis_cluster else ("redis-server",):
+            if shutil.which(tool) is None:
+                raise StackError(self.name, f"{tool} not found on PATH: run `make setup`")
         (s.endpoints.home / "data" / "redis").mkdir(parents=True, exist_ok=True)
 
     def command(self, s: Settings) -> list[str]:
-        return [shutil.which("redis-server") or "redis-server",
-                "--port", str(s.endpoints.redis_port), "--bind", s.endpoints.host,
+        if s.endpoints.redis_cluster:
+            return [sys.executable, "-m", "lepton_stream.stack.redis_cluster"]
+        return [shutil.which("redis-server") or "redis-server", "--port", str(s.endpoints.redis_port), "--bind", s.endpoints.host,
                 "--save", "", *DURABILITY, "--dir", str(s.endpoints.home / "data" / "redis"),
                 "--daemonize", "no", "--maxmemory-policy", "noeviction"]
 
     def env(self, s: Settings) -> dict[str, str] | None:
+        if s.endpoints.redis_cluster:
+            import os
+
+            return {**os.environ, **s.to_env()}
         return None
 
-    def _client(self, s: Settings) -> redis.Redis:
-        return redis.Redis.from_url(s.redis_url, socket_timeout=2, socket_connect_timeout=2)
-
     def ready(self, s: Settings) -> bool:
-        with self._client(s) as r:
+        if s.endpoints.redis_cluster:
+            return all(redis_cluster.cluster_ok(s.endpoints.redis_host or s.endpoints.host, p, redis_cluster.MASTERS)
+                       for p in redis_cluster.node_ports(s))
+        with redis_client(s) as r:
             return bool(r.ping())
 
     def health(self, s: Settings) -> str:
-        with self._client(s) as r:
-            info = r.info()
-        keys = info.get("db0", {}).get("keys", 0)
-        return f"PONG, redis {info['redis_version']}, {info['used_memory_human']} used, {keys} keys"
+        with redis_client(s) as r:
+            info = r.info("server") if not s.endpoints.redis_cluster else r.info("server", target_nodes=r.get_default_node())
+        version = info["redis_version"]
+        memory, keys = memory_and_keys(s)
+        where = f"cluster of {redis_cluster.MASTERS} masters" if s.endpoints.redis_cluster else "redis"
+        return f"PONG, {where} {version}, {memory / 2**20:.1f}M used, {keys} keys"

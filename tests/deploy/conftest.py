@@ -16,7 +16,7 @@ import yaml
 
 from lepton_stream.config import REPO_ROOT
 
-OVERLAYS = ("dev", "prod")
+OVERLAYS = ("dev", "prod", "redis-cluster")  # redis-cluster: dev on a 3-master Redis Cluster
 K8S_VERSION = "1.32.0"  # the oldest Kubernetes minor the manifests promise (docs/deploy.md)
 
 

@@ -193,6 +193,29 @@ def test_prod_scales_out(rendered) -> None:
     assert hpa["spec"]["metrics"][0]["pods"]["metric"]["name"] == "triton_queue_duration_us_per_request"
 
 
+def test_redis_cluster_overlay_runs_three_masters_and_joins_them(rendered) -> None:
+    from lepton_stream.stack.redis_cluster import MASTERS
+
+    docs = rendered["redis-cluster"]
+    assert one(docs, "ConfigMap", "lepton-stream-config")["data"]["LEPTON_REDIS_CLUSTER"] == "true"
+    assert "LEPTON_REDIS_CLUSTER" not in one(rendered["dev"], "ConfigMap", "lepton-stream-config")["data"]
+    sts = one(docs, "StatefulSet", "redis")["spec"]
+    assert sts["replicas"] == MASTERS
+    args = sts["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--cluster-enabled") + 1] == "yes"
+    assert args[args.index("--cluster-config-file") + 1].startswith("/data/")  # on the volume: a pod keeps its id
+    # Each master announces the name the headless Service gives its pod.
+    headless = one(docs, "Service", "redis-nodes")["spec"]
+    assert headless["clusterIP"] == "None" and sts["serviceName"] == "redis-nodes"
+    assert args[args.index("--cluster-announce-hostname") + 1] == "$(POD_NAME).redis-nodes"
+    assert {p["port"] for p in headless["ports"]} == {6379, 16379}
+    script = one(docs, "Job", "redis-cluster-create")["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert f"for i in {' '.join(map(str, range(MASTERS)))}; do" in script
+    assert "--cluster create $nodes" in script and "--cluster-replicas 0" in script
+    # The job's seed is still the Service `redis` (any master).
+    assert one(docs, "ConfigMap", "lepton-stream-config")["data"]["LEPTON_REDIS_HOST"] == "redis"
+
+
 # --- Kafka --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -302,7 +325,7 @@ def test_every_mounted_volume_exists(rendered, overlay: str) -> None:
 def _pod_specs(docs: Docs) -> dict[str, dict[str, Any]]:
     specs = {}
     for d in docs:
-        if d["kind"] in ("Deployment", "StatefulSet"):
+        if d["kind"] in ("Deployment", "StatefulSet", "Job"):
             specs[d["metadata"]["name"]] = d["spec"]["template"]["spec"]
         elif d["kind"] == "FlinkDeployment":
             specs[d["metadata"]["name"]] = d["spec"]["podTemplate"]["spec"]
@@ -313,7 +336,7 @@ def _pod_labels(docs: Docs) -> dict[str, dict[str, str]]:
     """Labels of each component's pods, as the cluster will have them."""
     labels = {}
     for d in docs:
-        if d["kind"] in ("Deployment", "StatefulSet"):
+        if d["kind"] in ("Deployment", "StatefulSet", "Job"):
             labels[d["metadata"]["name"]] = d["spec"]["template"]["metadata"]["labels"]
         elif d["kind"] == "FlinkDeployment":  # the operator labels JobManager and TaskManager pods so
             labels[d["metadata"]["name"]] = {"app": d["metadata"]["name"], "type": "flink-native-kubernetes"}
@@ -359,6 +382,13 @@ DESIGN_INGRESS = {
     ("lepton-exporter", "redis", "6379"),  # the stack exporter's health probes
     ("lepton-exporter", "triton", "8000"),
 }
+# A Redis Cluster's masters talk to each other (client port for the resharding
+# MIGRATE, bus port for gossip) and are joined once by the create Job.
+REDIS_CLUSTER_INGRESS = {
+    ("redis", "redis", "6379"),
+    ("redis", "redis", "16379"),
+    ("redis-cluster-create", "redis", "6379"),
+}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -366,7 +396,7 @@ def test_network_policies_allow_only_the_design_flows(rendered, overlay: str) ->
     docs = rendered[overlay]
     deny = one(docs, "NetworkPolicy", "default-deny-ingress")["spec"]
     assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and not deny.get("ingress")
-    assert _ingress_flows(docs) == DESIGN_INGRESS
+    assert _ingress_flows(docs) == DESIGN_INGRESS | (REDIS_CLUSTER_INGRESS if overlay == "redis-cluster" else set())
     # Kafka: Strimzi generates the listener's NetworkPolicy from these peers.
     pods = _pod_labels(docs)
     listener = one(docs, "Kafka", "lepton")["spec"]["kafka"]["listeners"][0]

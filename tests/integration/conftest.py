@@ -123,6 +123,14 @@ def stack(tmp_path_factory) -> Iterator[Settings]:
         yield s
 
 
+@pytest.fixture(scope="session")
+def cluster_stack(tmp_path_factory) -> Iterator[Settings]:
+    """The stack with its feature store on a local Redis Cluster of three masters."""
+    home = tmp_path_factory.mktemp("lepton-home-cluster")
+    with manager.private_stack(home, {}, partitions=2, checkpoint_interval_ms=1000, redis_cluster=True) as s:
+        yield s
+
+
 def assert_exactly_once(s: Settings, events: list[dict]) -> list[dict]:
     """Exactly one score per event (read_committed), and one alert per alerting score;
     returns the scores."""

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lepton_stream.feature_store.redis_cluster import redis_client
 from lepton_stream.feature_store.redis_windows import RedisWindowStore
 from lepton_stream.features.definitions import CARD_WINDOWS
 from lepton_stream.features.offline import offline_aggregates
@@ -27,7 +28,10 @@ from tests.integration.conftest import assert_exactly_once, publish, read_json
 pytestmark = pytest.mark.integration
 
 
-def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, tmp_path):
+# Once on one Redis, once on a Redis Cluster of three masters (LEPTON_REDIS_CLUSTER).
+@pytest.mark.parametrize("stack_fixture", ["stack", "cluster_stack"])
+def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack_fixture, request, tmp_path):
+    stack = request.getfixturevalue(stack_fixture)
     run = uuid.uuid4().hex[:6]
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", fraud_labels=f"labels-{run}")
@@ -74,7 +78,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack, t
                         "amount_cents": t.amount_cents, "x": t.x, "y": t.y} for t in txs])
     clean = offline_aggregates(df)
     last = ~df["card_id"].duplicated(keep="last").to_numpy()
-    r = RedisWindowStore(s.redis_url)._redis
+    r = redis_client(s)
     for i in np.flatnonzero(last):
         fields = r.hgetall(RedisWindowStore.card_key(df["card_id"].iat[i], "win"))
         lo, hi = CARD_WINDOWS.bounds(CARD_WINDOWS.bucket_of(int(df["ts_ms"].iat[i])), 30)

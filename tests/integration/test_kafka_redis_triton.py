@@ -8,6 +8,7 @@ import redis
 import tritonclient.grpc as grpcclient
 
 from lepton_stream.feature_store import RedisWindowStore, TxFacts
+from lepton_stream.feature_store.redis_cluster import redis_client
 from lepton_stream.features import CREDIT_FEATURES, FRAUD_FEATURES, TERMINAL_WINDOWS
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import consumer, producer
@@ -46,12 +47,12 @@ def _dump(r: redis.Redis, key: bytes) -> tuple:
 
 
 def test_redis_update_is_idempotent_by_tx_id(stack):
-    store = RedisWindowStore(stack.redis_url)
+    store = RedisWindowStore.from_settings(stack)
     run = uuid.uuid4().hex[:8]
     txs = [TxFacts(f"{run}-{i}", f"{run}-card", f"{run}-term", 1_700_000_000_000 + i * 1000, 1250, 1.0, 2.0)
            for i in range(2)]
     first = store.apply_transactions(txs)
-    r = redis.Redis.from_url(stack.redis_url)
+    r = redis_client(stack)  # on a cluster, SCAN runs on every master
     keys = sorted(r.scan_iter(f"lepton:*{run}*"))
     before = {k: _dump(r, k) for k in keys}
     again = store.apply_transactions(txs[:1])  # the same event twice
