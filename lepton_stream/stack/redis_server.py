@@ -44,7 +44,8 @@ class RedisServer:
     def command(self, s: Settings) -> list[str]:
         if s.endpoints.redis_cluster:
             return [sys.executable, "-m", "lepton_stream.stack.redis_cluster"]
-        return [shutil.which("redis-server") or "redis-server", "--port", str(s.endpoints.redis_port), "--bind", s.endpoints.host,
+        where = s.endpoints
+        return [shutil.which("redis-server") or "redis-server", "--port", str(where.redis_port), "--bind", where.host,
                 "--save", "", *DURABILITY, "--dir", str(s.endpoints.home / "data" / "redis"),
                 "--daemonize", "no", "--maxmemory-policy", "noeviction"]
 
@@ -64,7 +65,8 @@ class RedisServer:
 
     def health(self, s: Settings) -> str:
         with redis_client(s) as r:
-            info = r.info("server") if not s.endpoints.redis_cluster else r.info("server", target_nodes=r.get_default_node())
+            cluster = s.endpoints.redis_cluster
+            info = r.info("server", target_nodes=r.get_default_node()) if cluster else r.info("server")
         version = info["redis_version"]
         memory, keys = memory_and_keys(s)
         where = f"cluster of {redis_cluster.MASTERS} masters" if s.endpoints.redis_cluster else "redis"
