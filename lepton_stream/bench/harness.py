@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -63,6 +64,81 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         return round(sorted(self.samples)[len(self.samples) // 2]) if self.samples else 0
+
+
+_TICK_S = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a live process, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK_S
+
+
+class CpuSampler:
+    """CPU seconds of each role's processes (the broker, Redis, Triton, the job's JVM
+    and Python workers, or this process for the loop), sampled four times a second
+    with the wall time, so a run's CPU can be read over its scoring span alone,
+    leaving out start-up and shutdown. A process keeps the last CPU seen of it
+    after it exits, so totals never go back."""
+
+    def __init__(self, roles: dict[str, Callable[[], list[int]]]) -> None:
+        self._roles, self._stop = roles, threading.Event()
+        self._seen: dict[str, dict[int, float]] = {r: {} for r in roles}
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            now = time.time()
+            for role, pids in self._roles.items():
+                for pid in pids():
+                    if (cpu := _cpu_s(pid)) is not None:
+                        self._seen[role][pid] = cpu
+            self.samples.append((now, {r: sum(seen.values()) for r, seen in self._seen.items()}))
+            if self._stop.wait(0.25):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, t0: float, t1: float) -> dict[str, float]:
+        """CPU seconds per role from wall time t0 to t1 (interpolated between samples)."""
+        import numpy as np
+
+        times = np.array([t for t, _ in self.samples])
+        return {role: float(np.interp(t1, times, [v[role] for _, v in self.samples])
+                            - np.interp(t0, times, [v[role] for _, v in self.samples]))
+                for role in self._roles} if len(times) > 1 else {}
+
+
+def stack_roles(s: Settings) -> dict[str, Callable[[], list[int]]]:
+    """Each part `lepton-stream up` started (its process group), as CpuSampler roles."""
+    state = json.loads((s.run_dir / "stack.json").read_text())
+
+    def of(pgid: int) -> Callable[[], list[int]]:
+        return lambda: group_pids(pgid)
+
+    return {part: of(v["pid"]) for part, v in state.items()}
+
+
+def cpu_per_tx(sampler: CpuSampler, scores: list[dict]) -> dict:
+    """CPU µs per scored transaction over the scoring span, summed over every process
+    and per role: the events scored after the first score, over the CPU from then on."""
+    times = sorted(r["scored_ts"] / 1000 for r in scores)
+    after = sum(1 for t in times if t > times[0]) if times else 0
+    if not after:
+        return {"cpu_us_per_tx": None, "cpu_us_per_tx_by_process": {}}
+    by_role = sampler.between(times[0], times[-1])
+    return {"cpu_us_per_tx": round(sum(by_role.values()) / after * 1e6, 1),
+            "cpu_us_per_tx_by_process": {r: round(v / after * 1e6, 1) for r, v in
+                                         sorted(by_role.items(), key=lambda kv: -kv[1])}}
 
 
 def server_rss_mb(s: Settings) -> dict[str, int]:

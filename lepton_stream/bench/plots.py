@@ -4,7 +4,9 @@
   (medians of alternated runs, each run a dot), beside the data-plane floor
   measured in the same run;
 - `<name>-latency.png`: event-to-score and event-to-visible-alert percentiles
-  against the offered rate.
+  against the offered rate;
+- `<name>-alert-latency.png`: visible-alert percentiles at 5,000/s and the
+  saturation throughput against the checkpoint interval.
 
 Run on an existing result: `python -m lepton_stream.bench.plots benchmarks/results/pipeline.json`.
 """
@@ -77,9 +79,36 @@ def latency_plot(result: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
+def alert_latency_plot(result: dict[str, Any], path: Path) -> Path | None:
+    entries = result.get("alert_latency") or []
+    entries = [e for e in entries if e.get("visible_alert_p99_ms") is not None]
+    if not entries:
+        return None
+    xs = [e["checkpoint_interval_ms"] for e in entries]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for q, style in (("p50", "-"), ("p99", "--")):
+        ax.plot(xs, [e[f"visible_alert_{q}_ms"] for e in entries], style, marker="o", color="C0",
+                label=f"visible alert {q}")
+    ax.axhline(500, color="grey", linewidth=0.8, linestyle=":", label="500 ms")
+    ax.set_xscale("log")
+    ax.set_xlabel("checkpoint interval (ms)")
+    ax.set_ylabel("event -> alert readable (read_committed), ms")
+    right = ax.twinx()
+    right.plot(xs, [e["saturation_per_s"] for e in entries], marker="s", color="C1", label="saturation")
+    right.set_ylabel("saturation throughput (events / s)")
+    (h1, l1), (h2, l2) = ax.get_legend_handles_labels(), right.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper left")
+    ax.set_title("Alert latency at 5,000/s vs checkpoint interval")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_plots(result: dict[str, Any], json_path: Path) -> list[Path]:
     stem = json_path.with_suffix("")
-    made = [throughput_plot(result, Path(f"{stem}-throughput.png")), latency_plot(result, Path(f"{stem}-latency.png"))]
+    made = [throughput_plot(result, Path(f"{stem}-throughput.png")), latency_plot(result, Path(f"{stem}-latency.png")),
+            alert_latency_plot(result, Path(f"{stem}-alert-latency.png"))]
     return [p for p in made if p is not None]
 
 

@@ -27,7 +27,10 @@ class BenchOptions:
     repeats: int = 3  # runs of each runner, set for throughput, head to head
     floor_events: int = 240_000  # backlog for the data plane alone (the passthrough pipeline)
     memory_cards: int = 2_000
-    skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, store, memory
+    # Checkpoint intervals of the alert-latency trade-off (visible alerts at 5,000/s, and saturation).
+    checkpoint_intervals_ms: tuple[int, ...] = (200, 500, 1_000, 2_000)
+    alert_events: int = 60_000  # backlog for the saturation run at each checkpoint interval
+    skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, alerts, store, memory
     out: Path = RESULTS / "pipeline.json"
 
 
@@ -61,6 +64,13 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
             say(f"saturation: the data plane alone (passthrough), {opts.repeats} runs each ...")
             sat["floor"] = saturation.head_to_head(s, saturation.backlog(opts.floor_events), opts.repeats, say,
                                                    pipeline="passthrough")
+            h, fl = sat["head_to_head"], sat["floor"]
+            # The scoring job against the data plane alone, both set for throughput, in this run.
+            sat["job_vs_floor"] = round(h["flink_median"] / fl["flink_median"], 2)
+            sat["cpu_us_per_tx"] = {"flink": h["flink_cpu_us_per_tx"], "loop": h["loop_cpu_us_per_tx"],
+                                    "floor": {"flink": fl["flink_cpu_us_per_tx"], "loop": fl["loop_cpu_us_per_tx"]}}
+            say(f"  job / floor {sat['job_vs_floor']}; CPU µs per transaction, all processes: "
+                f"{sat['cpu_us_per_tx']}")
             result["saturation"] = sat
             saturation.write(result, opts.out)
         if "latency" not in opts.skip:
@@ -88,6 +98,9 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
                                                 runner=runner, pipeline=pipeline, parallelism=p, bundle_time_ms=10))
             result["latency_compare"] = compare
             saturation.write(result, opts.out)
+        if "alerts" not in opts.skip:
+            result["alert_latency"] = alert_latency(s, opts, say)
+            saturation.write(result, opts.out)
         result["server_rss_mb_at_end"] = server_rss_mb(s)
     if "store" not in opts.skip:
         say("Redis CPU per transaction of the window scripts ...")
@@ -101,6 +114,33 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
     for path in plots.write_plots(result, opts.out):
         say(f"bench: wrote {path}")
     return result
+
+
+def alert_latency(s, opts: BenchOptions, say=print) -> list[dict]:
+    """How soon a read_committed reader sees an alert, against what the checkpoint
+    interval costs in throughput: for each interval, the visible-alert percentiles at
+    5,000/s and the saturation rate (the job's defaults otherwise)."""
+    from lepton_stream.config import Settings
+
+    default = Settings.from_env().job.checkpoint_interval_ms
+    intervals = sorted(set(opts.checkpoint_intervals_ms) | {default})
+    events = saturation.backlog(opts.alert_events)
+    rows = []
+    for ci in intervals:
+        say(f"alert latency: checkpoint every {ci} ms, 5,000/s ...")
+        run = latency.at_rates(s, [5_000], opts.duration_s, tag=f"alert-ci{ci}", checkpoint_interval_ms=ci,
+                               parallelism=max(opts.parallelism))
+        x = run["rates"][0]
+        sat = saturation.run_flink(s, events, tag=f"alert-sat-ci{ci}", checkpoint_interval_ms=ci,
+                                   parallelism=max(opts.parallelism))
+        rows.append({"checkpoint_interval_ms": ci,
+                     "visible_alert_p50_ms": x["event_to_visible_alert_ms"].get("p50"),
+                     "visible_alert_p99_ms": x["event_to_visible_alert_ms"].get("p99"),
+                     "visible_score_p99_ms": x["event_to_visible_score_ms"].get("p99"),
+                     "sent_per_s": x["sent_per_s"], "saturation_per_s": sat["events_per_s"], "default": ci == default})
+        say(f"  visible alert p50/p99 {rows[-1]['visible_alert_p50_ms']}/{rows[-1]['visible_alert_p99_ms']} ms, "
+            f"saturation {sat['events_per_s']:,}/s")
+    return rows
 
 
 def summarize(r: dict) -> str:
@@ -150,6 +190,20 @@ def summarize(r: dict) -> str:
                       f"| plain consumer loop | {', '.join(f'{x:,}' for x in f['loop_events_per_s'])} | "
                       f"{f['loop_median']:,} | "
                       + ", ".join(f"{k} {v:.0%}" for k, v in f["loop_time_share"].items()) + " |", ""]
+        if "job_vs_floor" in sat:
+            c = sat["cpu_us_per_tx"]
+            lines += ["### CPU per scored transaction, every process of the run", "",
+                      f"Scoring job / data plane alone (Flink, medians above): **{sat['job_vs_floor']}**. CPU µs per "
+                      "transaction over the scoring span, summed over the broker, Redis, Triton and the runner "
+                      "(the job's JVM and Python workers, or the loop), medians:", "",
+                      "| runner | scoring | data plane alone |", "| --- | ---: | ---: |",
+                      f"| Flink job | {c['flink']} | {c['floor']['flink']} |",
+                      f"| plain consumer loop | {c['loop']} | {c['floor']['loop']} |", "",
+                      "By process (last scoring run): Flink "
+                      + ", ".join(f"{k} {v}" for k, v in sat["head_to_head"]["flink_cpu_us_per_tx_by_process"].items())
+                      + "; loop "
+                      + ", ".join(f"{k} {v}" for k, v in sat["head_to_head"]["loop_cpu_us_per_tx_by_process"].items())
+                      + ".", ""]
     for title, runs in (("Latency at fixed rates", [r["latency"]] if "latency" in r else []),
                         ("Bundle time trade-off at 5,000/s", r.get("knobs", []))):
         if not runs:
@@ -180,12 +234,27 @@ def summarize(r: dict) -> str:
         rss = r["latency"]["rates"][-1]["rss_mb_at_end"]
         parts = {**{f"job {k}": v for k, v in rss["job"].items()}, **rss["servers"]}
         lines += ["## Memory at steady state (RSS, MB)", "", ", ".join(f"{k} {v:,}" for k, v in parts.items()), ""]
+    if r.get("alert_latency"):
+        a = r["alert_latency"]
+        default = next(x["checkpoint_interval_ms"] for x in a if x["default"])
+        lines += ["## Alert latency against the checkpoint interval", "",
+                  "Event published → alert readable by a read_committed consumer, at 5,000/s; saturation "
+                  f"throughput at the same interval. Default: {default:,} ms.", "",
+                  "| checkpoint ms | visible alert p50 ms | visible alert p99 ms | saturation events/s |",
+                  "| ---: | ---: | ---: | ---: |"]
+        lines += [f"| {x['checkpoint_interval_ms']:,} | {x['visible_alert_p50_ms']:.0f} | "
+                  f"{x['visible_alert_p99_ms']:.0f} | {x['saturation_per_s']:,} |" for x in a]
+        lines.append("")
     if "redis_cpu" in r:
         c = r["redis_cpu"]
-        lines += ["## Redis CPU per transaction (window scripts alone)", "",
-                  f"{c['redis_cpu_us_per_transaction']} µs of Redis CPU per transaction (card + terminal script), "
-                  f"{c['transactions_per_s']:,} transactions/s through one Redis from one client, batches of "
-                  f"{c['batch']:,}; answers equal to the offline definition: {c['equal_to_offline_definition']}.", ""]
+        lines += ["## Redis CPU per transaction (the feature store alone)", "",
+                  f"{c['redis_cpu_us_per_transaction']} µs of Redis CPU per transaction (its claim, card and "
+                  f"terminal scripts, and the {c['labels']:,} labels of the stream), with the stack's durability "
+                  f"(`appendfsync always`); {c['redis_cpu_us_per_transaction_no_persistence']} µs with no "
+                  f"persistence, so durability costs {c['durability_cost_us_per_transaction']} µs (medians of "
+                  f"{c['repeats']} alternated runs). {c['transactions_per_s']:,} transactions/s through one Redis "
+                  f"from one client, batches of {c['batch']:,}; answers equal to the offline definition: "
+                  f"{c['equal_to_offline_definition']}.", ""]
     if "redis_memory" in r:
         m = r["redis_memory"]
         lines += ["## Redis memory per active card", "",

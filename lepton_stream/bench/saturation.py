@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lepton_stream.bench.harness import PeakRss, read_all, with_topics
+from lepton_stream.bench.harness import CpuSampler, PeakRss, cpu_per_tx, read_all, stack_roles, with_topics
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import producer
 from lepton_stream.stack.job_process import start_job, stop_job, wait_job
+from lepton_stream.stack.processes import group_pids
 
 # How the pipeline's stages map onto the parts the time goes to.
 STAGE_PART = {"ParseStage": "parse", "LabelStage": "redis", "FeatureStage": "redis + features",
@@ -76,9 +77,11 @@ def run_flink(base: Settings, events: list[dict], tag: str = "flink", **changes)
     publish(s, events, tag)
     job = start_job(s, "earliest", s.endpoints.home / f"{tag}.log", bounded=True)
     rss = PeakRss(job.pid, group=True)
+    cpu = CpuSampler({**stack_roles(s), "flink job (JVM + Python workers)": lambda: group_pids(job.pid)})
     t0 = time.monotonic()
     rc = wait_job(job, 1800)
     wall = time.monotonic() - t0
+    cpu.stop()
     stop_job(job)
     scores = read_all(s, s.topics.scores)
     span = _span(scores)
@@ -90,6 +93,7 @@ def run_flink(base: Settings, events: list[dict], tag: str = "flink", **changes)
     tasks = max(1, len({m["task_id"] for m in metrics}))
     return {"scored": len(scores), "events_per_s": _rate(scores), "scoring_span_s": round(span, 2),
             "wall_s_incl_start": round(wall, 1), "exit_code": rc, "median_rss_mb": rss.stop(),
+            **cpu_per_tx(cpu, scores),
             "parallelism": s.job.parallelism, "arrow_batch_size": s.job.arrow_batch_size,
             "bundle_time_ms": s.job.bundle_time_ms, "bundle_size": s.job.bundle_size,
             "checkpoint_interval_ms": s.job.checkpoint_interval_ms,
@@ -104,13 +108,16 @@ def run_loop(base: Settings, events: list[dict], tag: str = "loop", batch_size: 
     s = with_topics(base, tag, **changes)
     publish(s, events, tag)
     rss = PeakRss(os.getpid(), group=False)
+    cpu = CpuSampler({**stack_roles(s), "consumer loop": lambda: [os.getpid()]})
     t0 = time.monotonic()
     detail = loop(s, batch_size=batch_size, commit_interval_s=commit_interval_s)
     wall = time.monotonic() - t0
+    cpu.stop()
     scores = read_all(s, s.topics.scores)
     span = _span(scores)
     return {"scored": len(scores), "events_per_s": _rate(scores), "scoring_span_s": round(span, 2),
-            "wall_s_incl_start": round(wall, 1), "median_rss_mb": rss.stop(), "batch_size": batch_size,
+            "wall_s_incl_start": round(wall, 1), "median_rss_mb": rss.stop(), **cpu_per_tx(cpu, scores),
+            "batch_size": batch_size,
             "commit_interval_s": commit_interval_s, "time_share": _stage_split(detail["stage_seconds"], span)}
 
 
@@ -121,6 +128,13 @@ COMMIT_INTERVAL_S = 10
 FLINK_THROUGHPUT = {"parallelism": 2, "arrow_batch_size": 2000, "bundle_size": 100_000, "bundle_time_ms": 1000,
                     "checkpoint_interval_ms": COMMIT_INTERVAL_S * 1000}
 LOOP_THROUGHPUT = {"batch_size": 10_000, "commit_interval_s": COMMIT_INTERVAL_S}
+
+
+def _median_of(runs: list[dict], key: str) -> float | None:
+    import statistics
+
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return round(statistics.median(values), 1) if values else None
 
 
 def head_to_head(base: Settings, events: list[dict], repeats: int, say=print, pipeline: str = "scoring") -> dict:
@@ -145,6 +159,10 @@ def head_to_head(base: Settings, events: list[dict], repeats: int, say=print, pi
             "loop_events_per_s": [r["events_per_s"] for r in runs["loop"]],
             "flink_median": round(med["flink"]), "loop_median": round(med["loop"]),
             "flink_vs_loop": round(med["flink"] / med["loop"], 2),
+            "flink_cpu_us_per_tx": _median_of(runs["flink"], "cpu_us_per_tx"),
+            "loop_cpu_us_per_tx": _median_of(runs["loop"], "cpu_us_per_tx"),
+            "flink_cpu_us_per_tx_by_process": runs["flink"][-1]["cpu_us_per_tx_by_process"],
+            "loop_cpu_us_per_tx_by_process": runs["loop"][-1]["cpu_us_per_tx_by_process"],
             "flink_time_share_per_task": runs["flink"][-1]["time_share_per_task"],
             "loop_time_share": runs["loop"][-1]["time_share"],
             "flink_median_rss_mb": statistics.median(r["median_rss_mb"] for r in runs["flink"]),

@@ -1,51 +1,94 @@
-"""Redis CPU per transaction of the window scripts, apart from everything else.
+"""Redis CPU per transaction of the feature store, apart from everything else.
 
-Applies a simulated backlog (1,000 cards, 2,000 terminals) to a fresh
-redis-server (started and stopped by PID) in batches of 2,000, as the job
-does, and reads Redis's own CPU counters and command statistics: CPU time
-is what the scripts cost the server whatever else the machine is doing.
-Also checks the answers against the offline definition.
+Applies a simulated stream (1,000 cards, 2,000 terminals, its fraud labels a
+week late, merged by time) to a fresh redis-server (started and stopped by
+PID) in batches of 2,000, as the job does: each transaction's claim
+(`lepton:{x:<tx_id>}`), its card and terminal scripts, and the labels. Reads
+Redis's own CPU counters and command statistics: CPU time is what the store
+costs the server whatever else the machine is doing. Runs alternately with
+the stack's durability (`appendfsync always`) and with no persistence, and
+checks the answers against the offline definition.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from typing import Any
 
 import numpy as np
 
 from lepton_stream.bench.harness import private_redis
 from lepton_stream.feature_store.backfill import tx_facts
+from lepton_stream.feature_store.base import LabelFacts, TxClaim
 from lepton_stream.feature_store.redis_windows import RedisWindowStore
 from lepton_stream.features.aggregates import Aggregates
 
 
-def store_cpu(n: int = 60_000, batch: int = 2_000) -> dict:
-    import pandas as pd
-
-    from lepton_stream.features.offline import offline_aggregates
-    from producers.simulator import SimulationConfig, simulate
-
-    tx = simulate(SimulationConfig(n_customers=1000, n_terminals=2000, nb_days=n // 1900 + 1)).transactions.head(n)
-    facts = tx_facts(tx)
-    with private_redis() as (url, r):
+def _one_run(facts: list, labels: Any, batch: int, durable: bool) -> tuple[dict, Aggregates]:
+    label_at = labels["labelled_at"].to_numpy()
+    label_facts = [LabelFacts(t, term) for t, term in zip(labels["tx_id"], labels["terminal_id"], strict=True)]
+    with private_redis(durable=durable) as (url, r):
         store = RedisWindowStore(url)
 
         def cpu() -> float:
             info = r.info("cpu")
             return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
-        c0, t0 = cpu(), time.perf_counter()
-        parts = [store.apply_transactions(facts[i:i + batch]) for i in range(0, len(facts), batch)]
+        r.config_resetstat()
+        c0, t0, done_labels, parts = cpu(), time.perf_counter(), 0, []
+        for i in range(0, len(facts), batch):
+            chunk = facts[i:i + batch]
+            # The labels that have arrived by the batch's last event, as a stream delivers them.
+            due = int(np.searchsorted(label_at, chunk[-1].ts_ms, side="right"))
+            if due > done_labels:
+                store.apply_labels(label_facts[done_labels:due])
+                done_labels = due
+            store.claim([TxClaim(f.tx_id, "0" * 16, f"transactions/0/{i + k}") for k, f in enumerate(chunk)])
+            parts.append(store.apply_transactions(chunk))
         wall, server = time.perf_counter() - t0, cpu() - c0
         calls = {k.removeprefix("cmdstat_"): v["calls"] for k, v in r.info("commandstats").items()}
-        online = Aggregates.concat(parts)
-        offline = offline_aggregates(pd.DataFrame([f.__dict__ for f in facts]))
-        equal = all(np.allclose(np.nan_to_num(getattr(online, f), nan=-1.0),
-                                np.nan_to_num(getattr(offline, f), nan=-1.0))
-                    for f in Aggregates.__dataclass_fields__)
-    return {"transactions": len(facts), "batch": batch, "wall_s": round(wall, 2),
-            "transactions_per_s": round(len(facts) / wall),
-            "redis_cpu_us_per_transaction": round(server / len(facts) * 1e6, 1),
-            "redis_commands_per_transaction": {k: round(v / len(facts), 2) for k, v in sorted(calls.items())
-                                               if k not in ("info", "ping", "script|load")},
+    n = len(facts)
+    return ({"redis_cpu_us_per_transaction": server / n * 1e6, "transactions_per_s": n / wall,
+             "labels": done_labels,
+             "redis_commands_per_transaction": {k: round(v / n, 2) for k, v in sorted(calls.items())
+                                                if k not in ("info", "ping", "script|load", "config|resetstat")}},
+            Aggregates.concat(parts))
+
+
+def store_cpu(n: int = 60_000, batch: int = 2_000, repeats: int = 3) -> dict:
+    import pandas as pd
+
+    from lepton_stream.features.offline import offline_aggregates
+    from producers.simulator import SimulationConfig, simulate
+    from producers.simulator.labels import fraud_labels
+
+    tx = simulate(SimulationConfig(n_customers=1000, n_terminals=2000, nb_days=n // 1900 + 1)).transactions.head(n)
+    facts = tx_facts(tx)
+    labels = fraud_labels(tx)
+    runs: dict[bool, list[dict]] = {True: [], False: []}
+    online = None
+    for _ in range(repeats):
+        for durable in (True, False):
+            run, online = _one_run(facts, labels, batch, durable)
+            runs[durable].append(run)
+    assert online is not None
+    # The offline definition of the card windows (terminal windows depend on when labels arrive).
+    offline = offline_aggregates(pd.DataFrame([f.__dict__ for f in facts]))
+    equal = all(np.allclose(np.nan_to_num(getattr(online, f), nan=-1.0), np.nan_to_num(getattr(offline, f), nan=-1.0))
+                for f in ("card_count", "card_sum_cents", "prev_ts_ms", "prev_x", "prev_y", "terminal_count"))
+
+    def median(durable: bool, key: str) -> float:
+        return statistics.median(r[key] for r in runs[durable])
+
+    durable_us, plain_us = median(True, "redis_cpu_us_per_transaction"), median(False, "redis_cpu_us_per_transaction")
+    return {"transactions": len(facts), "labels": runs[True][-1]["labels"], "batch": batch, "repeats": repeats,
+            "redis_cpu_us_per_transaction": round(durable_us, 1),
+            "redis_cpu_us_per_transaction_no_persistence": round(plain_us, 1),
+            "durability_cost_us_per_transaction": round(durable_us - plain_us, 1),
+            "runs_us_per_transaction": {"durable": [round(r["redis_cpu_us_per_transaction"], 1) for r in runs[True]],
+                                        "no_persistence": [round(r["redis_cpu_us_per_transaction"], 1)
+                                                           for r in runs[False]]},
+            "transactions_per_s": round(median(True, "transactions_per_s")),
+            "redis_commands_per_transaction": runs[True][-1]["redis_commands_per_transaction"],
             "equal_to_offline_definition": equal}

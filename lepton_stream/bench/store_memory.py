@@ -37,7 +37,7 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
                 expired += r.delete(key)
         by_kind: dict[str, int] = {}
         for key in r.scan_iter("lepton:*", count=10_000):
-            kind = key.split(b"}:", 1)[1].split(b":")[0].decode()
+            kind = {"s": "state"}.get(k := key.split(b"}:", 1)[1].split(b":")[0].decode(), k)
             entity = key[8:9].decode()
             name = f"{'card' if entity == 'c' else 'terminal'} {kind}"
             by_kind[name] = by_kind.get(name, 0) + (r.memory_usage(key, samples=0) or 0)

@@ -2,30 +2,53 @@
 
 Each view (card, terminal) keeps per entity, in one Redis Cluster slot
 (`{c:<card>}` / `{t:<terminal>}` hash tags):
-- `win`  hash: per hour bucket `<kind>:<bucket>` (card: `c` count, `s` sum in
-  cents; terminal: `c` count, `f` labelled frauds), the head bucket `h` (latest
-  seen), per window and kind the running total over the window as it stands
-  at the head (`t<kind><w>`), and for cards the latest transaction (`last_*`);
-- `idx`  sorted set of the buckets present, so a script finds the buckets that
-  enter or leave a window with one range query instead of scanning the hash;
+- `s`  one string, the entity's window state packed with Redis's `struct`
+  library (`STATE_FORMATS`): a fixed header (the head bucket, for cards the
+  latest transaction, for terminals how many labels wait in `pending`), then
+  every hour bucket still needed, in order, with cumulative sums (count and
+  cents for cards, count and labelled frauds for terminals), so that any
+  window is two binary searches and a subtraction;
 - `seen:<period>`  hash tx_id -> the answer the transaction got when first
   applied (its period's key: replays find it, and it expires as a whole; a
   day for cards, a week for terminals, whose few events a day would otherwise
   pay a key's overhead each).
 
-So an in-order event costs O(windows) small commands, whatever the entity's
-history: the running totals move with the head (entering buckets added,
-leaving ones subtracted). A late event (older than the head) is added where it
-falls and answered with a direct range sum, which is the definition itself.
+Why a packed string: the store's CPU is what the scripts copy and convert, not
+their arithmetic. When the buckets lived in a hash and a sorted set, an event
+cost 28 commands and their replies; now it is one GET of its entity's state,
+a SETRANGE or APPEND of the few dozen bytes that changed (which is also all the
+append-only file gets), one HGET and one HSET of `seen`. The state is bounded
+by the view: at most `keep_buckets`, a day of slack and `PRUNE_AT` hour
+buckets, whatever the entity's traffic.
+
+Each script takes a list of events (one script call per chunk of a batch on a
+single Redis; one event per call on a Redis Cluster, whose scripts must keep to
+one slot) and answers one string per event.
 """
 
 from __future__ import annotations
+
+import struct
 
 from lepton_stream.features.definitions import DAY_MS, MultiWindowView
 
 # How many days of transactions share one `seen` hash (see above).
 CARD_SEEN_PERIOD_MS = DAY_MS
 TERMINAL_SEEN_PERIOD_MS = 7 * DAY_MS
+
+# The packed state, as Lua's `struct` writes it and Python's `struct` reads it:
+# (header, one bucket), both of fixed size. Header: the cumulative sums before the
+# first bucket kept, the head bucket, then for cards the latest transaction
+# (ts, x, y), for terminals how many labels wait in `pending`. A bucket: its
+# number and the cumulative (x, y) up to and including it. The header's fourth
+# field counts the buckets in use; zeroed room for `SPARE` more follows them.
+STATE_FORMATS = {"card": ("<ddi4i4ddd", "<i4dd"), "terminal": ("<ddi4i4i4", "<i4dd")}
+# Buckets no window needs any more are dropped when this many have gathered (and
+# the day changes), not one at a time: dropping rewrites the whole state.
+PRUNE_AT = 16
+# Room left for this many new buckets when the state is rewritten, so that the next
+# ones are a SETRANGE in place: APPEND would have Redis double the allocation.
+SPARE = 8
 
 
 def _offsets(view: MultiWindowView) -> tuple[list[int], int]:
@@ -34,236 +57,261 @@ def _offsets(view: MultiWindowView) -> tuple[list[int], int]:
     return [view.bounds(0, d)[0] for d in view.windows_days], hi
 
 
-# Written for the Lua 5.1 interpreter inside Redis, where every table, closure and
-# string built per call costs: totals are one flat array T[(w - 1) * NK + k],
-# field names and window offsets are literals generated from the view.
+# Written for the Lua 5.1 interpreter inside Redis, where each bytecode and each
+# byte copied counts: the buckets stay packed and are read in place (binary search
+# over fixed-size records), and an in-order event writes only what changed, with
+# SETRANGE or APPEND (a few dozen bytes, which is also all the append-only file
+# gets). A late event, a label, or pruning rewrites the state.
 _LIB = """
-local NW, NK, HI, WIDEST, DAYB = {nw}, 2, {hi}, {widest}, {day_buckets}
+local NW, HI, WIDEST, DAYB, PRUNE_AT, SPARE = {nw}, {hi}, {widest}, {day_buckets}, {prune_at}, {spare}
 local LO = {{{lo}}}
-local KP = {{{prefixes}}}
-local LOAD = {{'h', {totals}{extra}}}
-local NT = NW * NK
-local NOSUM = {nosum}  -- the second kind is not a sum that always comes with a count
+local HEAD, REC, HS, RS = '{head}', '{bucket}', {head_bytes}, {bucket_bytes}
 
--- Adds to acc[k] the sum of kind k over the buckets in [lo, hi].
-local function range_sum(win, idx, lo, hi, acc)
-  if lo > hi then return end
-  local bs = redis.call('ZRANGEBYSCORE', idx, lo, hi)
-  local n = #bs
-  if n == 0 then return end
-  local fields = {{}}
-  for i = 1, n do fields[2 * i - 1] = KP[1] .. bs[i]; fields[2 * i] = KP[2] .. bs[i] end
-  local vals = redis.call('HMGET', win, unpack(fields))
-  for i = 1, n do
-    acc[1] = acc[1] + (tonumber(vals[2 * i - 1]) or 0)
-    acc[2] = acc[2] + (tonumber(vals[2 * i]) or 0)
-  end
+-- An entity's state: header values v, the packed string s, n buckets; nil when it has none.
+local function load(key)
+  local s = redis.call('GET', key)
+  if not s then return nil end
+  local v = {{struct.unpack(HEAD, s)}}
+  v[#v] = nil
+  return {{v = v, s = s, n = v[4], room = (#s - HS) / RS - v[4]}}
 end
 
--- The running totals at head h (nil: a new or expired entity) moved to head b >= h.
-local function advance(win, idx, h, b, v)
-  local T = {{}}
-  if h == nil then
-    for w = 1, NW do
-      local acc = {{0, 0}}
-      range_sum(win, idx, b + LO[w], b + HI, acc)
-      T[2 * w - 1], T[2 * w] = acc[1], acc[2]
-    end
-    return T
-  end
-  for j = 1, NT do T[j] = tonumber(v[j + 1]) or 0 end
-  if b == h then return T end
-  -- Buckets entering (with a delay; without one nothing lies above the head) and
-  -- leaving each window, their values read with one HMGET.
-  local los, his = {{}}, {{}}
-  if HI ~= 0 then los[NW + 1], his[NW + 1] = h + HI + 1, b + HI end
-  for w = 1, NW do los[w], his[w] = h + LO[w], b + LO[w] - 1 end
-  local found, fields, owner = {{}}, {{}}, {{}}
-  for w = 1, NW + 1 do
-    if los[w] and los[w] <= his[w] then
-      local bs = redis.call('ZRANGEBYSCORE', idx, los[w], his[w])
-      for i = 1, #bs do
-        fields[#fields + 1] = KP[1] .. bs[i]; fields[#fields + 1] = KP[2] .. bs[i]
-        owner[#owner + 1] = w
-      end
-    end
-  end
-  if #fields == 0 then return T end
-  local vals = redis.call('HMGET', win, unpack(fields))
-  for i = 1, #owner do
-    local c, s, w = tonumber(vals[2 * i - 1]) or 0, tonumber(vals[2 * i]) or 0, owner[i]
-    if w > NW then
-      for x = 1, NW do T[2 * x - 1] = T[2 * x - 1] + c; T[2 * x] = T[2 * x] + s end
-    else
-      T[2 * w - 1] = T[2 * w - 1] - c; T[2 * w] = T[2 * w] - s
-    end
-  end
-  return T
+local function record(st, j)
+  return struct.unpack(REC, st.s, HS + (j - 1) * RS + 1)
 end
 
--- Adds v of kind k in bucket b: to the bucket, and to each total whose window (at head h) holds b.
-local function add(win, idx, T, h, b, k, v)
-  if v == 0 then return end
-  -- A new bucket joins the index (a card's sum arrives with its count: one ZADD).
-  if redis.call('HINCRBY', win, KP[k] .. b, v) == v and (k == 1 or NOSUM) then redis.call('ZADD', idx, b, b) end
+-- The last bucket <= x (0: none): in-order events find the last one at once.
+local function find(st, x)
+  local n = st.n
+  if n == 0 then return 0 end
+  if struct.unpack('<i4', st.s, HS + (n - 1) * RS + 1) <= x then return n end
+  local lo, hi, at = 1, n - 1, 0
+  while lo <= hi do
+    local mid = math.floor((lo + hi) / 2)
+    if struct.unpack('<i4', st.s, HS + (mid - 1) * RS + 1) <= x then at = mid; lo = mid + 1 else hi = mid - 1 end
+  end
+  return at
+end
+
+-- The cumulative (x, y) over every bucket <= x.
+local function cum(st, x)
+  local i = find(st, x)
+  if i == 0 then return st.v[1], st.v[2] end
+  local _, X, Y = record(st, i)
+  return X, Y
+end
+
+-- The windows an event in bucket b sees once (x, y) is added to b,
+-- "x1,..,xn,y1,..,yn": [b + LO[w], b + HI] each; b lies in a window only without delay.
+local function windows(st, b, x, y)
+  local W = {{}}
+  local X, Y = cum(st, b + HI)
+  if HI >= 0 then X, Y = X + x, Y + y end
   for w = 1, NW do
-    if b >= h + LO[w] and b <= h + HI then T[2 * w - 2 + k] = T[2 * w - 2 + k] + v end
+    local x0, y0 = cum(st, b + LO[w] - 1)
+    W[w], W[NW + w] = X - x0, Y - y0
   end
+  return table.concat(W, ',')
 end
 
--- Writes head, totals and `extra` field/value pairs. When the day changes (not every
--- event: TTLs are days long) expiry is renewed, `seen` included, and old buckets pruned.
-local function save(win, idx, seen, T, h, old_h, b, ttl, seen_ttl, extra)
-  local args = {{'h', h}}
-  for j = 1, NT do args[2 * j + 1] = LOAD[j + 1]; args[2 * j + 2] = T[j] end
-  for i = 1, #extra do args[#args + 1] = extra[i] end
-  redis.call('HSET', win, unpack(args))
-  if old_h == nil or math.floor(b / DAYB) ~= math.floor(old_h / DAYB) then
-    redis.call('EXPIRE', win, ttl)
-    redis.call('EXPIRE', idx, ttl)
-    if seen then redis.call('EXPIRE', seen, seen_ttl) end
-    -- Buckets no window of the head needs, kept a day longer for late events.
-    local edge = h + LO[WIDEST] - DAYB - 1
-    local stale = redis.call('ZRANGEBYSCORE', idx, '-inf', edge)
-    if #stale > 0 then
-      local fields = {{}}
-      for i = 1, #stale do fields[2 * i - 1] = KP[1] .. stale[i]; fields[2 * i] = KP[2] .. stale[i] end
-      redis.call('HDEL', win, unpack(fields))
-      redis.call('ZREMRANGEBYSCORE', idx, '-inf', edge)
+-- Writes st with (x, y) added to bucket b (nothing when b is nil), the buckets <= drop
+-- given up into the base, and header v. In order, only the bytes that change.
+local function save(key, st, b, x, y, drop, ttl, renew)
+  local v, n = st.v, st.n
+  local i = b and find(st, b) or n
+  local lastb = i > 0 and struct.unpack('<i4', st.s, HS + (i - 1) * RS + 1) or nil
+  if st.s ~= '' and drop == nil and i == n and (b == nil or lastb == b or st.room > 0) then
+    if b then
+      local _, X, Y = 0, v[1], v[2]
+      if i > 0 then _, X, Y = record(st, i) end
+      if lastb ~= b then i, v[4] = i + 1, n + 1 end
+      redis.call('SETRANGE', key, HS + (i - 1) * RS, struct.pack(REC, b, X + x, Y + y))
     end
+    redis.call('SETRANGE', key, 0, struct.pack(HEAD, unpack(v)))
+    if renew then redis.call('EXPIRE', key, ttl) end
+    return
   end
-end
-
--- The windows an event in bucket b sees ("k1 w1..wn, k2 w1..wn"): the totals when b
--- is the head, else a direct sum (a late event).
-local function answer(win, idx, T, h, b)
-  local out = {{}}
-  if b == h then
-    for w = 1, NW do out[w] = T[2 * w - 1]; out[NW + w] = T[2 * w] end
-  else
-    for w = 1, NW do
-      local acc = {{0, 0}}
-      range_sum(win, idx, b + LO[w], b + HI, acc)
-      out[w], out[NW + w] = acc[1], acc[2]
+  -- The records rebuilt: (x, y) added from b on (b inserted if new), the first ones dropped.
+  local R, X0, Y0, placed = {{}}, v[1], v[2], b == nil
+  for j = 1, n do
+    local rb, X, Y = record(st, j)
+    if not placed and rb >= b then
+      if rb > b then R[#R + 1] = b; R[#R + 1] = X0 + x; R[#R + 1] = Y0 + y end
+      placed = true
     end
+    if placed and b then X, Y = X + x, Y + y end
+    R[#R + 1] = rb; R[#R + 1] = X; R[#R + 1] = Y
+    X0, Y0 = X, Y
   end
-  return table.concat(out, ',')
+  if not placed then R[#R + 1] = b; R[#R + 1] = X0 + x; R[#R + 1] = Y0 + y end
+  local k = 0
+  if drop then
+    while k * 3 < #R and R[k * 3 + 1] <= drop do k = k + 1 end
+    if k > 0 then v[1], v[2] = R[k * 3 - 1], R[k * 3] end
+  end
+  local keep = {{}}
+  for j = k * 3 + 1, #R do keep[#keep + 1] = R[j] end
+  v[4] = #keep / 3
+  redis.call('SET', key, struct.pack(HEAD, unpack(v)) .. struct.pack('<' .. string.rep(string.sub(REC, 2), v[4]),
+             unpack(keep)) .. string.rep('\\0', SPARE * RS), 'EX', ttl)
 end
 
-local function as_totals(v)
-  local T = {{}}
-  for j = 1, NT do T[j] = tonumber(v[j + 1]) or 0 end
-  return T
+-- What to give up when the day changes: the buckets no window of head h needs, kept
+-- a day longer for late events, once PRUNE_AT of them have gathered; else nil.
+local function prunable(st, h)
+  local edge = h + LO[WIDEST] - DAYB - 1
+  if find(st, edge) >= PRUNE_AT then return edge end
+  return nil
+end
+
+-- A coordinate as the shortest of these that reads back as the same number.
+local function coordinate(x)
+  local s = string.format('%.15g', x)
+  if tonumber(s) ~= x then s = string.format('%.16g', x) end
+  if tonumber(s) ~= x then s = string.format('%.17g', x) end
+  return s
+end
+
+-- Pruning and renewing expiry happen when the day changes, not with every event.
+local function new_day(old_h, b)
+  return old_h == nil or math.floor(b / DAYB) ~= math.floor(old_h / DAYB)
 end
 """
 
-# KEYS: win, idx, seen:<day>, profile. ARGV: tx_id, bucket, cents, ts, x, y, ttl, seen_ttl.
-# Answer "c1,..,cn,s1,..,sn|prev_ts,prev_x,prev_y|profile fields" (prev and profile
-# fields empty when unknown); all but the profile is kept in `seen`.
+# Per event KEYS: state, seen:<day>, profile; ARGV: tx_id, bucket, cents, ts, x, y,
+# after ARGV[1] ttl and ARGV[2] seen ttl. Answers "c1,..,cn,s1,..,sn|prev_ts,prev_x,prev_y|profile
+# fields" (prev and profile fields empty when unknown); all but the profile is kept in `seen`.
 _CARD_BODY = """
-local function profile()
-  local p = redis.call('HMGET', KEYS[4], {profile_fields})
+local function profile(key)
+  local p = redis.call('HMGET', key, {profile_fields})
   local out = {{}}
   for i = 1, #p do out[i] = p[i] or '' end
   return table.concat(out, ',')
 end
-local done = redis.call('HGET', KEYS[3], ARGV[1])
-if done then return done .. '|' .. profile() end
-local win, idx = KEYS[1], KEYS[2]
-local b = tonumber(ARGV[2])
-local v = redis.call('HMGET', win, unpack(LOAD))
-local old_h = tonumber(v[1])
-local last = {{v[NT + 2], v[NT + 3], v[NT + 4]}}
-local h, T
-if old_h == nil or b >= old_h then h = b; T = advance(win, idx, old_h, b, v)
-else h = old_h; T = as_totals(v) end
-add(win, idx, T, h, b, 1, 1)
-add(win, idx, T, h, b, 2, tonumber(ARGV[3]))
-local prev = (last[1] or '') .. ',' .. (last[2] or '') .. ',' .. (last[3] or '')
-local extra = {{}}
-if (not last[1]) or tonumber(ARGV[4]) >= tonumber(last[1]) then
-  extra = {{'last_ts', ARGV[4], 'last_x', ARGV[5], 'last_y', ARGV[6]}}
+local ttl, seen_ttl, out = ARGV[1], ARGV[2], {{}}
+for i = 0, #KEYS / 3 - 1 do
+  local kstate, kseen, a = KEYS[3 * i + 1], KEYS[3 * i + 2], 2 + 6 * i
+  local ans = redis.call('HGET', kseen, ARGV[a + 1])
+  if not ans then
+    local b, cents, ts = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+    local st = load(kstate)
+    local prev, old_h = ',,', nil
+    if st then
+      old_h = st.v[3]
+      prev = string.format('%d', st.v[5]) .. ',' .. coordinate(st.v[6]) .. ',' .. coordinate(st.v[7])
+    else
+      st = {{v = {{0, 0, b, 0, ts, 0, 0}}, s = '', n = 0, room = 0}}
+    end
+    local v = st.v
+    ans = windows(st, b, 1, cents) .. '|' .. prev
+    if old_h == nil or ts >= v[5] then v[5], v[6], v[7] = ts, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]) end
+    local h = math.max(old_h or b, b)
+    v[3] = h
+    local day = new_day(old_h, b)
+    save(kstate, st, b, 1, cents, day and prunable(st, h) or nil, ttl, day)
+    redis.call('HSET', kseen, ARGV[a + 1], ans)
+    if day then redis.call('EXPIRE', kseen, seen_ttl) end
+  end
+  out[i + 1] = ans .. '|' .. profile(KEYS[3 * i + 3])
 end
-local ans = answer(win, idx, T, h, b) .. '|' .. prev
-redis.call('HSET', KEYS[3], ARGV[1], ans)
-save(win, idx, KEYS[3], T, h, old_h, b, ARGV[7], ARGV[8], extra)
-return ans .. '|' .. profile()
+return out
 """
 
-# KEYS: win, idx, seen:<day>, pending. ARGV: tx_id, bucket, ttl.
+# Per event KEYS: state, seen:<week>, pending; ARGV: tx_id, bucket, after ARGV[1] ttl.
 # `seen` holds "bucket|answer" (a label finds the bucket there), then "|L" once labelled.
 _TERMINAL_BODY = """
-local done = redis.call('HGET', KEYS[3], ARGV[1])
-if done then
-  local a = string.find(done, '|', 1, true)
-  local z = string.find(done, '|', a + 1, true)
-  return string.sub(done, a + 1, z and z - 1 or -1)
-end
-local win, idx = KEYS[1], KEYS[2]
-local b = tonumber(ARGV[2])
-local v = redis.call('HMGET', win, unpack(LOAD))
-local old_h = tonumber(v[1])
-local h, T
-if old_h == nil or b >= old_h then h = b; T = advance(win, idx, old_h, b, v)
-else h = old_h; T = as_totals(v) end
-add(win, idx, T, h, b, 1, 1)
-local labelled = redis.call('HDEL', KEYS[4], ARGV[1]) == 1
-if labelled then add(win, idx, T, h, b, 2, 1) end
-local ans = answer(win, idx, T, h, b)
-redis.call('HSET', KEYS[3], ARGV[1], b .. '|' .. ans .. (labelled and '|L' or ''))
-save(win, idx, KEYS[3], T, h, old_h, b, ARGV[3], ARGV[3], {{}})
-return ans
-"""
-
-# KEYS: win, idx, pending. ARGV: tx_id, ttl, seen-key prefix (same slot: the
-# transaction's day is unknown to a label, so the days present in idx are tried).
-# Returns 1 applied, 0 duplicate, 2 transaction not seen yet (kept pending).
-_LABEL_BODY = """
-local win, idx = KEYS[1], KEYS[2]
-local days, tried = redis.call('ZRANGE', idx, 0, -1), {{}}
-for i = #days, 1, -1 do
-  local day = math.floor(tonumber(days[i]) / {period_buckets})
-  if not tried[day] then
-    tried[day] = true
-    local key = ARGV[3] .. day
-    local m = redis.call('HGET', key, ARGV[1])
-    if m then
-      if string.sub(m, -2) == '|L' then return 0 end
-      local tb = tonumber(string.sub(m, 1, string.find(m, '|', 1, true) - 1))
-      local v = redis.call('HMGET', win, unpack(LOAD))
-      local h = tonumber(v[1])
-      local T
-      if h == nil then h = tb; T = advance(win, idx, nil, tb, v) else T = as_totals(v) end
-      add(win, idx, T, h, tb, 2, 1)
-      save(win, idx, nil, T, h, h, h, ARGV[2], 0, {{}})
-      redis.call('HSET', key, ARGV[1], m .. '|L')
-      return 1
+local ttl, out = ARGV[1], {{}}
+for i = 0, #KEYS / 3 - 1 do
+  local kseen, kpend, a = KEYS[3 * i + 2], KEYS[3 * i + 3], 1 + 2 * i
+  local tx = ARGV[a + 1]
+  local done = redis.call('HGET', kseen, tx)
+  if done then
+    local p = string.find(done, '|', 1, true)
+    local z = string.find(done, '|', p + 1, true)
+    out[i + 1] = string.sub(done, p + 1, z and z - 1 or -1)
+  else
+    local b = tonumber(ARGV[a + 2])
+    local st = load(KEYS[3 * i + 1])
+    local old_h
+    if st then old_h = st.v[3] else st = {{v = {{0, 0, b, 0, 0}}, s = '', n = 0, room = 0}} end
+    if old_h and old_h < 0 then old_h = nil end  -- a state made by a pending label alone
+    local v = st.v
+    -- A label that arrived before its transaction is applied now.
+    local labelled = 0
+    if v[5] > 0 then
+      if redis.call('HDEL', kpend, tx) == 1 then labelled, v[5] = 1, v[5] - 1
+      elseif redis.call('EXISTS', kpend) == 0 then v[5] = 0 end
     end
+    local ans = windows(st, b, 1, labelled)
+    local h = math.max(old_h or b, b)
+    v[3] = h
+    local day = new_day(old_h, b)
+    save(KEYS[3 * i + 1], st, b, 1, labelled, day and prunable(st, h) or nil, ttl, day)
+    redis.call('HSET', kseen, tx, b .. '|' .. ans .. (labelled == 1 and '|L' or ''))
+    if day then redis.call('EXPIRE', kseen, ttl) end
+    out[i + 1] = ans
   end
 end
-if redis.call('HSET', KEYS[3], ARGV[1], '1') == 0 then return 0 end
-redis.call('EXPIRE', KEYS[3], ARGV[2])
-return 2
+return out
+"""
+
+# Per label KEYS: state, pending; ARGV: tx_id, seen-key prefix (same slot: the
+# transaction's week is unknown to a label, so the weeks of the buckets present are
+# tried), after ARGV[1] ttl. Answers 1 applied, 0 duplicate, 2 transaction not seen
+# yet (kept pending, and applied when it arrives).
+_LABEL_BODY = """
+local ttl, out = ARGV[1], {{}}
+for i = 0, #KEYS / 2 - 1 do
+  local kstate, kpend, tx, prefix = KEYS[2 * i + 1], KEYS[2 * i + 2], ARGV[2 * i + 2], ARGV[2 * i + 3]
+  local st = load(kstate) or {{v = {{0, 0, -1, 0, 0}}, s = '', n = 0, room = 0}}
+  local r, tried = nil, {{}}
+  for j = st.n, 1, -1 do
+    local week = math.floor(struct.unpack('<i4', st.s, HS + (j - 1) * RS + 1) / {period_buckets})
+    if not tried[week] then
+      tried[week] = true
+      local key = prefix .. week
+      local m = redis.call('HGET', key, tx)
+      if m then
+        if string.sub(m, -2) == '|L' then r = 0; break end
+        save(kstate, st, tonumber(string.sub(m, 1, string.find(m, '|', 1, true) - 1)), 0, 1, nil, ttl, false)
+        redis.call('HSET', key, tx, m .. '|L')
+        r = 1
+        break
+      end
+    end
+  end
+  if r == nil then
+    if redis.call('HSET', kpend, tx, '1') == 0 then r = 0
+    else
+      redis.call('EXPIRE', kpend, ttl)
+      st.v[5] = st.v[5] + 1
+      save(kstate, st, nil, 0, 0, nil, ttl, true)
+      r = 2
+    end
+  end
+  out[i + 1] = r
+end
+return out
 """
 
 
-def _lib(view: MultiWindowView, kinds: tuple[str, str], extra: tuple[str, ...] = ()) -> str:
+def _lib(view: MultiWindowView, kind: str) -> str:
     lo, hi = _offsets(view)
-    totals = [f"t{k}{w}" for w in range(1, len(lo) + 1) for k in kinds]
+    head, bucket = STATE_FORMATS[kind]
     return _LIB.format(nw=len(lo), lo=", ".join(map(str, lo)), hi=hi, widest=lo.index(min(lo)) + 1,
-                       day_buckets=DAY_MS // view.bucket_ms, prefixes=", ".join(f"'{k}:'" for k in kinds),
-                       totals=", ".join(f"'{t}'" for t in totals), extra="".join(f", '{f}'" for f in extra),
-                       nosum="false" if kinds[1] == "s" else "true")
+                       day_buckets=DAY_MS // view.bucket_ms, prune_at=PRUNE_AT, spare=SPARE, head=head, bucket=bucket,
+                       head_bytes=struct.calcsize(head.replace("i4", "i")),
+                       bucket_bytes=struct.calcsize(bucket.replace("i4", "i")))
 
 
 def card_script(view: MultiWindowView, profile_fields: tuple[str, ...]) -> str:
     fields = ", ".join(f"'{f}'" for f in profile_fields)
-    return _lib(view, ("c", "s"), ("last_ts", "last_x", "last_y")) + _CARD_BODY.format(profile_fields=fields)
+    return _lib(view, "card") + _CARD_BODY.format(profile_fields=fields)
 
 
 def terminal_script(view: MultiWindowView) -> str:
-    return _lib(view, ("c", "f")) + _TERMINAL_BODY.format()
+    return _lib(view, "terminal") + _TERMINAL_BODY.format()
 
 
 def label_script(view: MultiWindowView) -> str:
-    return _lib(view, ("c", "f")) + _LABEL_BODY.format(period_buckets=TERMINAL_SEEN_PERIOD_MS // view.bucket_ms)
+    return _lib(view, "terminal") + _LABEL_BODY.format(period_buckets=TERMINAL_SEEN_PERIOD_MS // view.bucket_ms)

@@ -2,11 +2,11 @@
 
 Key layout (`{...}` are Redis Cluster hash tags: each script touches one slot;
 the scripts and the meaning of each field are in `redis_lua.py`):
-- `lepton:{c:<card_id>}:win`, `:idx`, `:seen:<period>`  the card's hour buckets
-  (count, cents), running window totals, latest transaction, bucket index, and
-  the answer each transaction got (replays get it again and change nothing);
+- `lepton:{c:<card_id>}:s`, `:seen:<period>`  the card's state in one packed
+  string (hour buckets of count and cents, latest transaction) and the answer
+  each transaction got (replays get it again and change nothing);
 - `lepton:{c:<card_id>}:profile`  the credit profile (reference data, no expiry);
-- `lepton:{t:<terminal_id>}:win`, `:idx`, `:seen:<period>`  the same for terminals
+- `lepton:{t:<terminal_id>}:s`, `:seen:<period>`  the same for terminals
   (count, labelled frauds); `seen` also tells a label its transaction's bucket;
 - `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
   applied when it arrives (a label is never lost);
@@ -14,18 +14,21 @@ the scripts and the meaning of each field are in `redis_lua.py`):
   it) and `writes` (events written so far); a job checks it with every batch;
 - `lepton:{x:<tx_id>}`  the transaction's first sighting, "<fingerprint>|<source
   record>", for the replay horizon: tells a replay from a duplicate or a conflict.
-Window keys expire `view.ttl_s` after their last write and old buckets are
+State keys expire `view.ttl_s` after their last write and old buckets are
 pruned as the head moves; a card's `seen` periods expire after the replay horizon
 (`Settings.job.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
-Every batch is one pipelined round trip; the scripts are idempotent by tx_id,
-so a batch is simply sent again after a failure or a Redis restart. On a Redis
-Cluster (`cluster=True`) the batch is split by master instead (`redis_cluster.py`).
+Every batch is one pipelined round trip of script calls, each for a chunk of
+the batch's events; the scripts are idempotent by tx_id, so a batch is simply
+sent again after a failure or a Redis restart. On a Redis Cluster
+(`cluster=True`) each event is its own call and the batch is split by master
+instead (`redis_cluster.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +42,7 @@ from lepton_stream.feature_store.redis_cluster import ClusterTransport, cluster_
 from lepton_stream.feature_store.redis_lua import (
     CARD_SEEN_PERIOD_MS,
     DAY_MS,
+    STATE_FORMATS,
     TERMINAL_SEEN_PERIOD_MS,
     card_script,
     label_script,
@@ -53,7 +57,11 @@ from lepton_stream.features.definitions import (
 )
 
 META_KEY = "lepton:{meta}"
-_CHUNK = 256  # scripts per write: see `_run`
+_CHUNK = 8  # script calls per write: see `_run`
+# Events per script call on a single Redis: the call's own cost (dispatch, KEYS and
+# ARGV tables) is paid once per chunk, and a call stays short enough (well under a
+# millisecond) that other clients are not kept waiting.
+EVENTS_PER_CALL = 32
 _EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma list
 
 
@@ -90,16 +98,24 @@ class RedisWindowStore:
     def terminal_key(terminal_id: str, suffix: str) -> str:
         return f"lepton:{{t:{terminal_id}}}:{suffix}"
 
-    def _run(self, calls: Sequence[tuple[str, tuple[list[str], list[Any]]]]) -> list:
-        """One pipelined round trip of EVALSHA calls; scripts missing (a restarted
+    def _run(self, name: str, events: Sequence[tuple[list[str], list[Any]]], common: list[Any]) -> list:
+        """Script `name` over each event's (keys, args), `common` args first, in one
+        pipelined round trip; one answer per event. Scripts missing (a restarted
         Redis) are loaded and the batch sent again, which idempotence makes safe.
 
         Packs and reads the commands directly (hiredis) rather than through
         redis-py's pipeline object, whose per-command bookkeeping cost more than
         the scripts themselves at batch sizes in the thousands."""
+        sha = self._sha[name]
         if self._cluster is not None:
-            return self._cluster.execute([(keys[0], ("EVALSHA", self._sha[name], len(keys), *keys, *args))
-                                          for name, (keys, args) in calls])
+            return [r[0] for r in self._cluster.execute([(keys[0], ("EVALSHA", sha, len(keys), *keys, *common, *args))
+                                                         for keys, args in events])]
+        commands = []
+        for start in range(0, len(events), EVENTS_PER_CALL):
+            chunk = events[start:start + EVENTS_PER_CALL]
+            keys = [k for ks, _ in chunk for k in ks]
+            commands.append(pack_command(("EVALSHA", sha, len(keys), *keys, *common,
+                                          *(a for _, args in chunk for a in args))))
         for attempt in (0, 1):
             conn = self._redis.connection_pool.get_connection()
             replies: list = []
@@ -108,11 +124,9 @@ class RedisWindowStore:
                 # In chunks, each sent before the previous one's replies are read: the
                 # scripts of one chunk run while this process packs the next.
                 pending = 0
-                for start in range(0, len(calls), _CHUNK):
-                    chunk = calls[start:start + _CHUNK]
-                    conn.send_packed_command([b"".join(
-                        pack_command(("EVALSHA", self._sha[name], len(keys), *keys, *args))
-                        for name, (keys, args) in chunk)], check_health=False)
+                for start in range(0, len(commands), _CHUNK):
+                    chunk = commands[start:start + _CHUNK]
+                    conn.send_packed_command([b"".join(chunk)], check_health=False)
                     error = self._read(conn, pending, replies) or error
                     pending = len(chunk)
                 error = self._read(conn, pending, replies) or error
@@ -122,7 +136,7 @@ class RedisWindowStore:
             finally:
                 self._redis.connection_pool.release(conn)
             if error is None:
-                return replies
+                return [answer for reply in replies for answer in reply]
             if attempt or not isinstance(error, redis.exceptions.NoScriptError):
                 raise error
             for body in self._scripts.values():
@@ -188,24 +202,24 @@ class RedisWindowStore:
         """`apply_transactions`, plus each card's credit profile ([N, len(PROFILE_FIELDS)],
         DEFAULT_PROFILE where unknown) read in the same scripts."""
         cw, tw = CARD_WINDOWS, TERMINAL_WINDOWS
-        card_ttl, term_ttl, seen_ttl = cw.ttl_s, tw.ttl_s, self._replay_horizon_s + DAY_MS // 1000
-        calls: list = []
+        seen_ttl = self._replay_horizon_s + DAY_MS // 1000
+        card_calls, term_calls = [], []
         for t in txs:
             c = f"lepton:{{c:{t.card_id}}}:"
             term = f"lepton:{{t:{t.terminal_id}}}:"
-            calls.append(("card", ([c + "win", c + "idx", f"{c}seen:{t.ts_ms // CARD_SEEN_PERIOD_MS}", c + "profile"],
-                                   [t.tx_id, t.ts_ms // cw.bucket_ms, t.amount_cents, t.ts_ms, repr(float(t.x)),
-                                    repr(float(t.y)), card_ttl, seen_ttl])))
-            term_seen = f"{term}seen:{t.ts_ms // TERMINAL_SEEN_PERIOD_MS}"
-            calls.append(("terminal", ([term + "win", term + "idx", term_seen, term + "pending"],
-                                       [t.tx_id, t.ts_ms // tw.bucket_ms, term_ttl])))
-        replies = self._run(calls)
+            card_calls.append(([c + "s", f"{c}seen:{t.ts_ms // CARD_SEEN_PERIOD_MS}", c + "profile"],
+                          [t.tx_id, t.ts_ms // cw.bucket_ms, t.amount_cents, t.ts_ms, repr(float(t.x)),
+                           repr(float(t.y))]))
+            term_calls.append(([term + "s", f"{term}seen:{t.ts_ms // TERMINAL_SEEN_PERIOD_MS}", term + "pending"],
+                          [t.tx_id, t.ts_ms // tw.bucket_ms]))
+        card_replies = self._run("card", card_calls, [cw.ttl_s, seen_ttl])
+        term_replies = self._run("terminal", term_calls, [tw.ttl_s])
         n, nc, nt, npf = len(txs), len(cw.windows_days), len(tw.windows_days), len(PROFILE_FIELDS)
         # Parsed in bulk: every card answer has the same 2nc + 3 + npf fields, empty ones unknown.
         width = 2 * nc + 3 + npf
-        blob = _EMPTY.sub(b",nan", b",".join(replies[0::2]).replace(b"|", b","))
+        blob = _EMPTY.sub(b",nan", b",".join(card_replies).replace(b"|", b","))
         cards = np.fromstring(blob, sep=",").reshape(n, width) if n else np.zeros((0, width))
-        terms = np.fromstring(b",".join(replies[1::2]), sep=",").reshape(n, 2 * nt) if n else np.zeros((0, 2 * nt))
+        terms = np.fromstring(b",".join(term_replies), sep=",").reshape(n, 2 * nt) if n else np.zeros((0, 2 * nt))
         card_count, card_sum = cards[:, :nc].astype(np.int64), cards[:, nc:2 * nc].astype(np.int64)
         prev = cards[:, 2 * nc:2 * nc + 3]
         profiles = cards[:, 2 * nc + 3:]
@@ -217,12 +231,9 @@ class RedisWindowStore:
 
     def apply_labels(self, labels: Sequence[LabelFacts]) -> list[int]:
         """1 applied, 0 duplicate, 2 transaction not seen yet (kept, applied when it arrives)."""
-        ttl = TERMINAL_WINDOWS.ttl_s
-        calls: list[tuple[str, tuple[list[str], list[Any]]]] = []
-        for lab in labels:
-            term = f"lepton:{{t:{lab.terminal_id}}}:"
-            calls.append(("label", ([term + "win", term + "idx", term + "pending"], [lab.tx_id, ttl, term + "seen:"])))
-        return [int(r) for r in self._run(calls)]
+        events = [([f"lepton:{{t:{lab.terminal_id}}}:s", f"lepton:{{t:{lab.terminal_id}}}:pending"],
+                   [lab.tx_id, f"lepton:{{t:{lab.terminal_id}}}:seen:"]) for lab in labels]
+        return [int(r) for r in self._run("label", events, [TERMINAL_WINDOWS.ttl_s])]
 
     def profiles(self, card_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """[N, len(PROFILE_FIELDS)] credit profiles, and which cards had none (defaults used)."""
@@ -266,18 +277,17 @@ class RedisWindowStore:
                                         ("terminal", terminal_id, TERMINAL_WINDOWS, self.terminal_key)):
             if entity is None:
                 continue
-            fields = {k.decode(): v.decode() for k, v in self._redis.hgetall(key(entity, "win")).items()}
+            head, buckets = state_of(kind, self._redis.get(key(entity, "s")))
             bucket = view.bucket_of(at_ms)
+            names = ("c", "s") if kind == "card" else ("c", "f")
             windows = {}
             for days in view.windows_days:
                 lo, hi = view.bounds(bucket, days)
-                sums: dict[str, int] = {}
-                for f, v in fields.items():
-                    if f[1:2] == ":" and f[2:].lstrip("-").isdigit() and lo <= int(f[2:]) <= hi:
-                        sums[f[0]] = sums.get(f[0], 0) + int(v)
-                windows[f"{days}d"] = sums
-            out[kind] = {"id": entity, "windows": windows,
-                         "last": {k: fields[k] for k in ("last_ts", "last_x", "last_y") if k in fields}}
+                inside = [(x, y) for b, x, y in buckets if lo <= b <= hi]
+                windows[f"{days}d"] = {n: int(sum(v[i] for v in inside)) for i, n in enumerate(names)} if inside else {}
+            last = ({"last_ts": str(int(head[4])), "last_x": repr(head[5]), "last_y": repr(head[6])}
+                    if kind == "card" and head else {})
+            out[kind] = {"id": entity, "windows": windows, "last": last}
             if kind == "card":
                 profile = self._redis.hgetall(key(entity, "profile"))
                 out[kind]["profile"] = {k.decode(): float(v) for k, v in profile.items()} or None
@@ -288,3 +298,29 @@ class RedisWindowStore:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def state_of(kind: str, blob: bytes | None) -> tuple[tuple, list[tuple[int, float, float]]]:
+    """An entity's packed state (`redis_lua.STATE_FORMATS`): its header values and
+    its (bucket, x, y) hour buckets, each bucket's own values; ((), []) when it has none."""
+    if blob is None:
+        return (), []
+    head_format, bucket_format = STATE_FORMATS[kind]
+    values: list = []
+    pos = 0
+    for code in re.findall(r"d|i4|s", head_format):
+        if code == "s":
+            end = blob.index(b"\0", pos)
+            values.append(blob[pos:end].decode())
+            pos = end + 1
+        else:
+            fmt = "<d" if code == "d" else "<i"
+            values.append(struct.unpack_from(fmt, blob, pos)[0])
+            pos += struct.calcsize(fmt)
+    buckets = []
+    x0, y0 = values[0], values[1]
+    used = blob[pos:pos + values[3] * struct.calcsize(bucket_format.replace("i4", "i"))]  # then room to grow
+    for b, x, y in struct.iter_unpack(bucket_format.replace("i4", "i"), used):
+        buckets.append((b, x - x0, y - y0))
+        x0, y0 = x, y
+    return tuple(values), buckets

@@ -13,9 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lepton_stream.feature_store.redis_cluster import redis_client
 from lepton_stream.feature_store.redis_windows import RedisWindowStore
-from lepton_stream.features.definitions import CARD_WINDOWS
 from lepton_stream.features.offline import offline_aggregates
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import producer
@@ -78,9 +76,8 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack_fi
                         "amount_cents": t.amount_cents, "x": t.x, "y": t.y} for t in txs])
     clean = offline_aggregates(df)
     last = ~df["card_id"].duplicated(keep="last").to_numpy()
-    r = redis_client(s)
+    store = RedisWindowStore.from_settings(s)
     for i in np.flatnonzero(last):
-        fields = r.hgetall(RedisWindowStore.card_key(df["card_id"].iat[i], "win"))
-        lo, hi = CARD_WINDOWS.bounds(CARD_WINDOWS.bucket_of(int(df["ts_ms"].iat[i])), 30)
-        counted = sum(int(v) for k, v in fields.items() if k.startswith(b"c:") and lo <= int(k[2:]) <= hi)
+        at = int(df["ts_ms"].iat[i])
+        counted = store.describe(card_id=df["card_id"].iat[i], at_ms=at)["card"]["windows"]["30d"].get("c", 0)
         assert counted == clean.card_count[i, 2]
