@@ -14,6 +14,11 @@ from lepton_stream.bench.harness import bench_stack, server_rss_mb
 from lepton_stream.config import REPO_ROOT
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
+# Each section of the results, and the `skip` name that leaves it out.
+SECTION_SKIP = {"saturation": "saturation", "latency": "latency", "knobs": "knobs", "latency_compare": "latency",
+                "alert_latency": "alerts", "server_rss_mb_at_end": "latency", "redis_cpu": "store",
+                "redis_memory": "memory"}
+SECTIONS = tuple(SECTION_SKIP)
 
 
 @dataclass
@@ -35,9 +40,19 @@ class BenchOptions:
 
 
 def run_bench(opts: BenchOptions, say=print) -> dict:
-    result: dict = {"date": time.strftime("%Y-%m-%d"),
+    today = time.strftime("%Y-%m-%d")
+    # A partial run (some sections skipped) updates the sections it runs and keeps the
+    # others of the file it writes to, each with the date of the run that measured it.
+    previous = json.loads(opts.out.read_text()) if opts.skip and opts.out.exists() else {}
+    dates = previous.get("section_dates") or {k: previous.get("date") for k in SECTIONS if k in previous}
+    result: dict = {**{k: v for k, v in previous.items() if k in SECTIONS},
+                    "date": today,
                     "machine": f"{platform.machine()}, {os.cpu_count()} cores; Kafka, Redis, Triton and the job "
-                               f"all on it"}
+                               f"all on it",
+                    "section_dates": dates}
+    for section, skip in SECTION_SKIP.items():
+        if skip not in opts.skip:
+            dates[section] = today
     with bench_stack(partitions=2) as s:
         best = 0
         if "saturation" not in opts.skip:
@@ -101,7 +116,8 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
         if "alerts" not in opts.skip:
             result["alert_latency"] = alert_latency(s, opts, say)
             saturation.write(result, opts.out)
-        result["server_rss_mb_at_end"] = server_rss_mb(s)
+        if "latency" not in opts.skip:
+            result["server_rss_mb_at_end"] = server_rss_mb(s)
     if "store" not in opts.skip:
         say("Redis CPU per transaction of the window scripts ...")
         result["redis_cpu"] = store_cpu.store_cpu()
@@ -145,6 +161,9 @@ def alert_latency(s, opts: BenchOptions, say=print) -> list[dict]:
 
 def summarize(r: dict) -> str:
     lines = [f"# Pipeline benchmark, {r['date']}", "", f"Machine: {r['machine']}.", ""]
+    older = {k: d for k, d in (r.get("section_dates") or {}).items() if d != r["date"] and k in r}
+    if older:
+        lines += ["Sections from earlier runs: " + ", ".join(f"{k} ({d})" for k, d in older.items()) + ".", ""]
     if "saturation" in r:
         sat = r["saturation"]
         lines += ["## Throughput at saturation (exactly-once on)", "",

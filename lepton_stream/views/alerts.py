@@ -79,7 +79,7 @@ def tail(s: Settings, flt: AlertFilter, *, rows: int = 20, from_beginning: bool 
                     if flt.matches(alert):
                         shown.append(alert)
                         matched += 1
-                        live.update(render())
+                        live.update(render(), refresh=True)  # at once, not at the next refresh tick
                 if limit is not None and matched >= limit or timeout_s is not None and \
                         time.monotonic() - t0 > timeout_s:
                     break

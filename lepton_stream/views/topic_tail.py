@@ -19,9 +19,9 @@ def console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200, soft_wrap=False)
 
 
-def _viewer(bootstrap: str) -> Consumer:
+def _viewer(bootstrap: str, **extra: Any) -> Consumer:
     # A throwaway group that never commits: looking must not move anybody's offsets.
-    return consumer(bootstrap, f"lepton-view-{uuid.uuid4().hex[:8]}", log_level=0)
+    return consumer(bootstrap, f"lepton-view-{uuid.uuid4().hex[:8]}", log_level=0, **extra)
 
 
 def last_records(bootstrap: str, topic: str, per_partition: int, idle_polls: int = 2) -> list[Any]:
@@ -49,9 +49,12 @@ def last_records(bootstrap: str, topic: str, per_partition: int, idle_polls: int
         c.close()
 
 
-def follow(bootstrap: str, topic: str, from_beginning: bool = False, poll_s: float = 0.5) -> Iterator[Any]:
-    """Every committed record from now on (or from the beginning); yields None when a poll is empty."""
-    c = _viewer(bootstrap)
+def follow(bootstrap: str, topic: str, from_beginning: bool = False, poll_s: float = 0.05) -> Iterator[Any]:
+    """Every committed record from now on (or from the beginning); yields None when a poll is empty.
+
+    A batch read waits its whole timeout unless it fills, so the timeout is short: a
+    record is handed on within `poll_s` of becoming readable, not half a second later."""
+    c = _viewer(bootstrap, **{"fetch.wait.max.ms": 50})
     try:
         md = c.list_topics(topic, timeout=10).topics[topic]
         c.assign([TopicPartition(topic, p, 0 if from_beginning else OFFSET_END) for p in md.partitions])
