@@ -98,8 +98,11 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
             knobs = []
             for bt in opts.bundle_times_ms:
                 say(f"knobs: bundle time {bt} ms at 5,000/s ...")
-                knobs.append(latency.at_rates(s, [5_000], opts.duration_s, tag=f"knob-bt{bt}",
-                                              bundle_time_ms=bt, parallelism=max(opts.parallelism)))
+                run = _attempt(result, say, f"knob-bt{bt}", lambda bt=bt: latency.at_rates(
+                    s, [5_000], opts.duration_s, tag=f"knob-bt{bt}", bundle_time_ms=bt,
+                    parallelism=max(opts.parallelism)))
+                if run is not None:
+                    knobs.append(run)
             result["knobs"] = knobs
             saturation.write(result, opts.out)
         if "latency" not in opts.skip:
@@ -109,12 +112,16 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
             for runner, pipeline, p in (("loop", "scoring", 1), ("flink", "passthrough", 1),
                                         ("flink", "passthrough", 2), ("loop", "passthrough", 1)):
                 say(f"latency at 5,000/s: {runner}, {pipeline}, parallelism {p} ...")
-                compare.append(latency.at_rates(s, [5_000], opts.duration_s, tag=f"cmp-{runner}-{pipeline}-p{p}",
-                                                runner=runner, pipeline=pipeline, parallelism=p, bundle_time_ms=10))
+                tag = f"cmp-{runner}-{pipeline}-p{p}"
+                knobs_of_run = {"runner": runner, "pipeline": pipeline, "parallelism": p, "bundle_time_ms": 10}
+                run = _attempt(result, say, tag, lambda tag=tag, k=knobs_of_run: latency.at_rates(
+                    s, [5_000], opts.duration_s, tag=tag, **k))
+                if run is not None:
+                    compare.append(run)
             result["latency_compare"] = compare
             saturation.write(result, opts.out)
         if "alerts" not in opts.skip:
-            result["alert_latency"] = alert_latency(s, opts, say)
+            result["alert_latency"] = alert_latency(s, opts, say, result)
             saturation.write(result, opts.out)
         if "latency" not in opts.skip:
             result["server_rss_mb_at_end"] = server_rss_mb(s)
@@ -132,7 +139,18 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
     return result
 
 
-def alert_latency(s, opts: BenchOptions, say=print) -> list[dict]:
+def _attempt(result: dict, say, what: str, run):
+    """One run of the bench; a run that fails (a job that never started) is recorded
+    in `errors` and the bench goes on with the next."""
+    try:
+        return run()
+    except (TimeoutError, RuntimeError, OSError) as exc:
+        say(f"  {what} failed: {exc}")
+        result.setdefault("errors", []).append({"run": what, "error": f"{type(exc).__name__}: {exc}"})
+        return None
+
+
+def alert_latency(s, opts: BenchOptions, say=print, result: dict | None = None) -> list[dict]:
     """How soon a read_committed reader sees an alert, against what the checkpoint
     interval costs in throughput: for each interval, the visible-alert percentiles at
     5,000/s and the saturation rate (the job's defaults otherwise)."""
@@ -144,11 +162,15 @@ def alert_latency(s, opts: BenchOptions, say=print) -> list[dict]:
     rows = []
     for ci in intervals:
         say(f"alert latency: checkpoint every {ci} ms, 5,000/s ...")
-        run = latency.at_rates(s, [5_000], opts.duration_s, tag=f"alert-ci{ci}", checkpoint_interval_ms=ci,
-                               parallelism=max(opts.parallelism))
+        errors: dict = result if result is not None else {}
+        run = _attempt(errors, say, f"alert-ci{ci}", lambda ci=ci: latency.at_rates(
+            s, [5_000], opts.duration_s, tag=f"alert-ci{ci}", checkpoint_interval_ms=ci,
+            parallelism=max(opts.parallelism)))
+        sat = _attempt(errors, say, f"alert-sat-ci{ci}", lambda ci=ci: saturation.run_flink(
+            s, events, tag=f"alert-sat-ci{ci}", checkpoint_interval_ms=ci, parallelism=max(opts.parallelism)))
+        if run is None or sat is None:
+            continue
         x = run["rates"][0]
-        sat = saturation.run_flink(s, events, tag=f"alert-sat-ci{ci}", checkpoint_interval_ms=ci,
-                                   parallelism=max(opts.parallelism))
         rows.append({"checkpoint_interval_ms": ci,
                      "visible_alert_p50_ms": x["event_to_visible_alert_ms"].get("p50"),
                      "visible_alert_p99_ms": x["event_to_visible_alert_ms"].get("p99"),
@@ -253,12 +275,14 @@ def summarize(r: dict) -> str:
         rss = r["latency"]["rates"][-1]["rss_mb_at_end"]
         parts = {**{f"job {k}": v for k, v in rss["job"].items()}, **rss["servers"]}
         lines += ["## Memory at steady state (RSS, MB)", "", ", ".join(f"{k} {v:,}" for k, v in parts.items()), ""]
+    if r.get("errors"):
+        lines += ["## Runs that failed", "", *(f"- {e['run']}: {e['error']}" for e in r["errors"]), ""]
     if r.get("alert_latency"):
         a = r["alert_latency"]
-        default = next(x["checkpoint_interval_ms"] for x in a if x["default"])
+        default = next((x["checkpoint_interval_ms"] for x in a if x["default"]), None)
         lines += ["## Alert latency against the checkpoint interval", "",
                   "Event published → alert readable by a read_committed consumer, at 5,000/s; saturation "
-                  f"throughput at the same interval. Default: {default:,} ms.", "",
+                  f"throughput at the same interval. Default: {default} ms.", "",
                   "| checkpoint ms | visible alert p50 ms | visible alert p99 ms | saturation events/s |",
                   "| ---: | ---: | ---: | ---: |"]
         lines += [f"| {x['checkpoint_interval_ms']:,} | {x['visible_alert_p50_ms']:.0f} | "
