@@ -266,6 +266,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from lepton_stream.rules import admin
+
+    s = _settings(args)
+    try:
+        if args.r_cmd == "add":
+            rule = admin.add(s, args.file)
+            print(f"published rule {rule.id} v{rule.version} to {s.topics.rules}: every worker applies it within 5 s")
+        elif args.r_cmd == "disable":
+            rule = admin.disable(s, args.id)
+            print(f"published rule {rule.id} v{rule.version}, disabled")
+        elif args.r_cmd == "delete":
+            admin.delete(s, args.id)
+            print(f"deleted rule {args.id} (a tombstone on {s.topics.rules})")
+        else:
+            from rich.table import Table
+
+            from lepton_stream.views.topic_tail import console
+
+            table = Table(title=f"live rules ({s.topics.rules})")
+            for col in ("id", "version", "enabled", "action", "severity", "owner", "condition"):
+                table.add_column(col)
+            for r in sorted(admin.read_rules(s).values(), key=lambda r: r.id):
+                table.add_row(r.id, str(r.version), "yes" if r.enabled else "no", r.action, r.severity or "",
+                              r.owner, r.condition)
+            console().print(table)
+    except admin.RuleRefused as exc:
+        print(f"lepton-stream rules: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _add_oncall_commands(sub: argparse._SubParsersAction) -> None:
     alerts = sub.add_parser("alerts", help="risk alerts").add_subparsers(dest="a_cmd", required=True)
     p = alerts.add_parser("tail", help="follow risk-alerts live (read_committed), filtered")
@@ -284,6 +316,15 @@ def _add_oncall_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(fn=cmd_dlq_show)
     sub.add_parser("monitor", help="run the Faust alert monitor (HTTP on LEPTON_MONITOR_PORT, 6066)"
                    ).set_defaults(fn=cmd_monitor)
+    rules = sub.add_parser("rules", help="live fraud rules on the `rules` topic").add_subparsers(dest="r_cmd",
+                                                                                              required=True)
+    p = rules.add_parser("add", help="check a rule file (JSON or YAML) and publish it; refused in one line if bad")
+    p.add_argument("file")
+    rules.add_parser("list", help="the live rules")
+    for name, what in (("disable", "publish a new version of the rule, disabled"), ("delete", "delete the rule")):
+        rules.add_parser(name, help=what).add_argument("id")
+    for p in rules.choices.values():
+        p.set_defaults(fn=cmd_rules)
 
 
 def main(argv: list[str] | None = None) -> int:

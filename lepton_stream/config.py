@@ -45,6 +45,7 @@ class Topics:
     dlq: str = "transactions-dlq"
     oncall_pages: str = "oncall-pages"  # the alert monitor's pages
     credit_profiles: str = "credit-profiles"  # reference data, compacted: the latest profile per card
+    rules: str = "rules"  # live fraud rules, compacted: the latest version per rule id
 
     def all(self) -> list[str]:
         return [getattr(self, f.name) for f in fields(self)]

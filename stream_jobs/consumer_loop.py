@@ -36,7 +36,7 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
     consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.job.consumer_group,
                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
                          "enable.auto.commit": False, **client_security(s)})
-    consumer.subscribe([s.topics.transactions, s.topics.fraud_labels, s.topics.credit_profiles])
+    consumer.subscribe([s.topics.transactions, s.topics.fraud_labels, s.topics.credit_profiles, s.topics.rules])
     producer = Producer({"bootstrap.servers": s.kafka_bootstrap, "transactional.id": f"{s.job.consumer_group}-loop",
                          "linger.ms": 5, "compression.type": "lz4", "message.max.bytes": MAX_RECORD_BYTES,
                          # a transaction may hold every output of `commit_interval_s`

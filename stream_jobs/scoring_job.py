@@ -1,4 +1,4 @@
-"""The scoring job: Kafka `transactions` (+ `fraud-labels`, `credit-profiles`) -> `scores`, `risk-alerts`,
+"""The scoring job: Kafka `transactions` (+ `fraud-labels`, `credit-profiles`, `rules`) -> `scores`, `risk-alerts`,
 `transactions-dlq`.
 
 Reads top to bottom as the data flows. Flink moves bytes between Kafka and
@@ -158,8 +158,10 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     # One source per topic: restored at another parallelism (a rescale, docs/deploy.md), a
     # source gives each new subtask an equal, contiguous share of its saved partition list;
     # with both topics in one list, one subtask's share could be all of `transactions`.
+    # `rules` too: each of its records reaches one subtask, which sends an invalid one to
+    # the DLQ exactly once; every worker reads the whole topic itself (rules/live.py).
     sources = (("transactions_in", s.topics.transactions), ("labels_in", s.topics.fraud_labels),
-               ("profiles_in", s.topics.credit_profiles))
+               ("profiles_in", s.topics.credit_profiles), ("rules_in", s.topics.rules))
     for table, topic in sources:
         t_env.execute_sql(f"""
             CREATE TABLE {table} (

@@ -4,7 +4,8 @@ docker-compose.yml and the Kubernetes topics (tests/deploy checks them against i
 `transactions` and `fraud-labels` are the store's source of truth: a lost store is
 rebuilt from them (`lepton-stream features rebuild`), so they keep the store's whole
 history plus a week to notice a loss and act. `credit-profiles` is reference data, a
-compacted topic: the latest profile per card, kept for ever. docs/deploy.md says
+compacted topic: the latest profile per card, kept for ever; so is `rules`, the
+latest version of each live rule. docs/deploy.md says
 what this costs in disk.
 """
 
@@ -25,5 +26,6 @@ def topic_configs(topics: Topics) -> dict[str, dict[str, str]]:
     out = {name: {"max.message.bytes": str(MAX_RECORD_BYTES)} for name in topics.all()}
     for name in (topics.transactions, topics.fraud_labels):
         out[name]["retention.ms"] = str(INPUT_RETENTION_MS)
-    out[topics.credit_profiles] |= {"cleanup.policy": "compact", "retention.ms": "-1"}
+    for name in (topics.credit_profiles, topics.rules):
+        out[name] |= {"cleanup.policy": "compact", "retention.ms": "-1"}
     return out

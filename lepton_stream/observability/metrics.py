@@ -46,6 +46,8 @@ LAST_EVENT = Gauge("lepton_last_event_timestamp_seconds", "Wall time the pipelin
 FEATURE_STORE_PAUSED = Gauge("lepton_feature_store_paused_seconds", "How long this task has been paused because the "
                              "feature store lost its state (0: not paused; docs/oncall.md)")
 FEATURE_STORE_LOSSES = Counter("lepton_feature_store_losses", "Times this task found the feature store lost")
+RULE_HITS = Counter("lepton_rule_hits", "Transactions a live rule matched, by rule id (a few ids, chosen by "
+                    "people: never card data)", ["rule"])
 MODEL = Info("lepton_model", "Model version the pipeline last scored with", ["model"])
 MODEL_VERSION = Gauge("lepton_model_version", "Model version the pipeline last scored with (number)", ["model"])
 

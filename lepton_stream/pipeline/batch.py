@@ -14,6 +14,8 @@ from lepton_stream.scoring.base import Scores
 if TYPE_CHECKING:
     from confluent_kafka import Message
 
+    from lepton_stream.rules.engine import RuleHits
+
 
 @dataclass(frozen=True)
 class RawRecord:
@@ -47,6 +49,7 @@ class Batch:
     fraud_features: np.ndarray | None = None
     credit_features: np.ndarray | None = None
     scores: Scores | None = None
+    rule_hits: RuleHits | None = None  # which live rules each valid transaction matched
     out: list[OutRecord] = field(default_factory=list)
     labels_applied: int = 0
     labels_pending: int = 0

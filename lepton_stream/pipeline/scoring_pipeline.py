@@ -58,6 +58,8 @@ def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndar
 def build_pipeline(settings: Settings) -> ScoringPipeline:
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
     from lepton_stream.observability.metrics_http import start_exporter
+    from lepton_stream.pipeline.rules_stage import RuleStage
+    from lepton_stream.rules.live import LiveRules
     from lepton_stream.scoring.triton_client import TritonScorer
 
     # Each process running a pipeline (a Flink Python worker, the consumer loop) serves /metrics.
@@ -79,6 +81,7 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
         DedupStage(settings, store),
         FeatureStage(settings, store),
         ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.job.triton_batch)),
+        RuleStage(settings, LiveRules(settings)),
         RouteStage(settings, feature_stats_from_repo(settings)),
         metrics,
     ])

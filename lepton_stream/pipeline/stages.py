@@ -22,7 +22,7 @@ from lepton_stream.pipeline.clock import StreamClock
 from lepton_stream.pipeline.retry import with_retry
 from lepton_stream.schemas import Alert, DlqRecord, InvalidEvent, Score, Transaction, parse_transaction
 from lepton_stream.schemas.label import Label, parse_label
-from lepton_stream.schemas.outputs import Reason, dlq_key
+from lepton_stream.schemas.outputs import Reason, RuleFired, dlq_key
 from lepton_stream.schemas.profile import CreditProfile, ProfileDeleted, parse_profile
 from lepton_stream.schemas.transaction import Limits
 from lepton_stream.scoring.base import Scorer
@@ -242,6 +242,9 @@ class ScoreStage:
         return batch
 
 
+SEVERITY_ORDER = ("low", "medium", "high")
+
+
 def severity(fraud_score: float, threshold: float) -> str | None:
     if fraud_score >= max(threshold, 0.9):
         return "high"
@@ -254,8 +257,10 @@ def severity(fraud_score: float, threshold: float) -> str | None:
 
 @dataclass
 class RouteStage:
-    """Every scored event to `scores`; those over the threshold also to `risk-alerts`,
-    with the features furthest from normal (for that model version) as reasons."""
+    """Every scored event to `scores` (with the live rules it matched); to `risk-alerts`
+    those over the threshold that no allowlist rule suppresses, and those an alert rule
+    fired on, at the highest severity of the two, with the features furthest from
+    normal (for that model version) as reasons and the rules that fired."""
 
     settings: Settings
     feature_stats: Callable[[str], tuple[np.ndarray, np.ndarray]]  # fraud model version -> (mean, std)
@@ -275,18 +280,25 @@ class RouteStage:
                     "score_not_finite", f"the models answered {fraud!r} / {credit!r}, not probabilities"), origin))
                 continue
             key = tx.card_id.encode()
+            hits = batch.rule_hits
+            matched = ([f"{hits.rule_ids[j]}:{hits.versions[j]}" for j in np.flatnonzero(hits.matched[i])]
+                       if hits is not None and hits.matched[i].any() else [])
             score = Score(tx.tx_id, tx.card_id, round(fraud, 6), round(credit, 6), sc.fraud_version,
-                          sc.credit_version, tx.ts_ms, now, now - tx.ts_ms)
+                          sc.credit_version, tx.ts_ms, now, now - tx.ts_ms, rules=matched)
             batch.out.append(OutRecord(topics.scores, key, score.to_json(), origin))
             level = severity(fraud, self.settings.models.alert_threshold)
-            if level is None:
+            model_alert = level is not None and not (hits is not None and hits.suppressed(i))
+            fired = [RuleFired(*a) for a in hits.alerts(i)] if hits is not None and hits.any_alert[i] else []
+            if not model_alert and not fired:
                 continue
+            levels = ([level] if model_alert and level is not None else []) + [f.severity for f in fired]
             top = np.argsort(-np.abs(z[i]))[:3]
             reasons = [Reason(FRAUD_FEATURES[j], round(float(batch.fraud_features[i, j]), 4), round(float(z[i, j]), 2))
                        for j in top]
             alert = Alert(tx.tx_id, tx.card_id, tx.terminal_id, tx.amount, round(fraud, 6), round(credit, 6),
-                          level, reasons, f"fraud_scorer:{sc.fraud_version},credit_scorer:{sc.credit_version}",
-                          tx.ts_ms, now, merchant_id=tx.merchant_id)
+                          max(levels, key=SEVERITY_ORDER.index), reasons,
+                          f"fraud_scorer:{sc.fraud_version},credit_scorer:{sc.credit_version}",
+                          tx.ts_ms, now, merchant_id=tx.merchant_id, rules=fired, model_alert=model_alert)
             batch.out.append(OutRecord(topics.risk_alerts, key, alert.to_json(), origin))
         return batch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import orjson
 
@@ -27,6 +27,9 @@ class Score:
     scored_ts: int
     latency_ms: int
     schema_version: int = 1
+    # Live rules: "<id>:<version>" of every rule that matched (alert or suppress).
+    # Last and defaulted, so positional construction and v1 readers are unaffected.
+    rules: list[str] = field(default_factory=list)
 
     def to_json(self) -> bytes:
         return _dumps(self)
@@ -37,6 +40,13 @@ class Reason:
     feature: str
     value: float
     z: float
+
+
+@dataclass(frozen=True)
+class RuleFired:
+    id: str
+    version: int
+    severity: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,11 @@ class Alert:
     # Added for on call: the alert monitor counts alerts per merchant.
     # Last and defaulted, so positional construction and v1 readers are unaffected.
     merchant_id: str = ""
+    # The live rules that raised this alert, with their versions; `model_alert` says
+    # whether the model's score raised it too (false: the rules alone, or the model's
+    # alert was suppressed by an allowlist rule and a rule alerted anyway).
+    rules: list[RuleFired] = field(default_factory=list)
+    model_alert: bool = True
 
     def to_json(self) -> bytes:
         return _dumps(self)

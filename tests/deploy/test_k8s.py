@@ -262,12 +262,13 @@ def test_each_kafka_client_has_its_user_and_only_the_topics_it_needs(rendered) -
                 and a["resource"].get("patternType", "literal") == "literal"}
 
     t = Topics()
-    assert topics("scoring-job", "Read") == {t.transactions, t.fraud_labels, t.credit_profiles}
+    assert topics("scoring-job", "Read") == {t.transactions, t.fraud_labels, t.credit_profiles, t.rules}
     assert topics("scoring-job", "Write") == {t.scores, t.risk_alerts, t.pipeline_metrics, t.dlq}
     assert topics("alert-monitor", "Read") == {t.risk_alerts, t.pipeline_metrics}
     assert topics("alert-monitor", "Write") == {"oncall-pages"}
-    assert topics("producer", "Write") == {t.transactions, t.fraud_labels, t.credit_profiles}
-    assert topics("producer", "Read") == set()
+    assert topics("producer", "Write") == {t.transactions, t.fraud_labels, t.credit_profiles, t.rules}
+    # `lepton-stream rules list / disable` read the rules they change, and nothing else.
+    assert topics("producer", "Read") == {t.rules}
     for u in users.values():
         assert u["spec"]["authentication"]["type"] == "scram-sha-512"
     # Each workload logs in as its own user, with the password Strimzi generated for it.
