@@ -205,6 +205,19 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     return t_env
 
 
+def claim_new_store(s: Settings) -> None:
+    # Before the first checkpoint commits the group's offsets (lepton_stream/pipeline/store_guard.py).
+    from lepton_stream.feature_store.redis_windows import RedisWindowStore
+    from lepton_stream.kafka.clients import group_has_consumed
+    from lepton_stream.pipeline.store_guard import claim_store_for_new_group
+
+    store = RedisWindowStore.from_settings(s)
+    try:
+        claim_store_for_new_group(store, lambda: not group_has_consumed(s, s.topics.transactions))
+    finally:
+        store.close()
+
+
 INSERT = """
     INSERT INTO outputs
     SELECT SPLIT_INDEX(r.e, U&'\\0001', 0),
@@ -223,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
     s = Settings.from_env()
     t_env = build(s, args.startup, args.bounded, args.from_savepoint)
+    if s.job.pipeline == "scoring":
+        claim_new_store(s)
     logs.get("lepton.job").info("job starting", extra={"startup": args.startup, "bounded": args.bounded,
                                                      "from_savepoint": args.from_savepoint,
                                                      "parallelism": s.job.parallelism,

@@ -11,6 +11,11 @@ While it waits, the gauge `lepton_feature_store_paused_seconds` grows and the ta
 `"feature_store": "lost"` records to `pipeline-metrics` itself (the batch's own
 output cannot leave before the batch ends), which the alert monitor pages on.
 docs/oncall.md says why it pauses instead of scoring on empty windows.
+
+A Flink job claims a new consumer group's store before it starts
+(`claim_store_for_new_group`): with checkpoints a few hundred milliseconds
+apart, the first checkpoint can commit the group's start offsets before a
+worker's first batch, which would then take an empty new store for a lost one.
 """
 
 from __future__ import annotations
@@ -92,3 +97,14 @@ class StoreGuardStage:
         FEATURE_STORE_PAUSED.set(0)
         log.info("feature store rebuilt: scoring resumes", extra={"generation": mark.generation})
         return self._mark(n)
+
+
+def claim_store_for_new_group(store: WindowStore, group_is_new: Callable[[], bool]) -> bool:
+    """Before a job's first checkpoint: a store without a marker gets a new generation
+    if the consumer group never consumed (a first start), and is left for the workers
+    to report as lost otherwise. Answers whether it claimed the store."""
+    if store.mark(0).generation is not None or not group_is_new():
+        return False
+    store.set_generation(new_generation())
+    log.info("new consumer group: the feature store gets its first generation")
+    return True
