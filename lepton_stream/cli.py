@@ -51,7 +51,7 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
 
     flt = AlertFilter(frozenset(x for x in (args.severity or "").split(",") if x), args.card, args.terminal)
     tail(_settings(args), flt, rows=args.rows, from_beginning=args.from_beginning, limit=args.limit,
-         timeout_s=args.timeout)
+         timeout_s=args.timeout, json_lines=args.json)
     return 0
 
 
@@ -308,6 +308,7 @@ def _add_oncall_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=int, default=20, help="alerts kept on screen")
     p.add_argument("--limit", type=int, help="stop after this many matching alerts")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
+    p.add_argument("--json", action="store_true", help="one JSON line per alert, written as it is read (for pipes)")
     p.set_defaults(fn=cmd_alerts_tail)
     dlq = sub.add_parser("dlq", help="the dead-letter topic").add_subparsers(dest="d_cmd", required=True)
     p = dlq.add_parser("show", help="the latest rejected events with their reasons")

@@ -10,6 +10,9 @@ waits at most the bundle time, outputs commit every checkpoint interval.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +20,7 @@ import uuid
 from confluent_kafka import OFFSET_END, TopicPartition
 
 from lepton_stream.bench.harness import percentiles, rss_by_role, server_rss_mb, with_topics
-from lepton_stream.config import Settings
+from lepton_stream.config import REPO_ROOT, Settings
 from lepton_stream.kafka.clients import consumer
 from lepton_stream.stack.job_process import start_job, start_loop, stop_job
 
@@ -41,7 +44,7 @@ class _Reader:
         import orjson
 
         while not self._stop.is_set():
-            for m in self._c.consume(5000, timeout=0.2):
+            for m in self._c.consume(5000, timeout=0.02):  # a batch read waits its whole timeout
                 if m.error() is None:
                     self.rows.append((str(m.topic()), orjson.loads(m.value() or b"null"), time.time_ns() // 1_000_000))
 
@@ -51,13 +54,45 @@ class _Reader:
         self._c.close()
 
 
+class _Tail:
+    """`lepton-stream alerts tail --json` as a person runs it, each line noted when it arrives:
+    how soon an alert is on an on-call screen, the consumer's fetch settings included."""
+
+    def __init__(self, s: Settings) -> None:
+        self.rows: list[tuple[dict, int]] = []
+        env = {**os.environ, **s.to_env()}
+        self._p = subprocess.Popen([sys.executable, "-m", "lepton_stream.cli", "alerts", "tail", "--json"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=REPO_ROOT)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import orjson
+
+        assert self._p.stdout is not None
+        for line in self._p.stdout:
+            self.rows.append((orjson.loads(line), time.time_ns() // 1_000_000))
+
+    def close(self) -> None:
+        self._p.terminate()
+        try:
+            self._p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._p.kill()
+            self._p.wait()
+        self._thread.join(timeout=5)
+
+
 def _wait_ready(s: Settings, reader: _Reader, timeout_s: float = 180.0) -> None:
     """Sends a few probe events until the job answers (start-up, first checkpoint)."""
     from producers.load import LoadOptions, run_load
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        run_load(s.kafka_bootstrap, s.topics.transactions, LoadOptions(rate=50, duration_s=1.0, run_id="warm"))
+        # Probe ids of their own: an id an earlier run on the same store claimed is a
+        # conflicting duplicate (the DLQ), never a score.
+        probe = LoadOptions(rate=50, duration_s=1.0, run_id=f"warm-{uuid.uuid4().hex[:6]}")
+        run_load(s.kafka_bootstrap, s.topics.transactions, probe)
         time.sleep(2.0)
         if any(t == s.topics.scores for t, _, _ in reader.rows):
             return
@@ -65,7 +100,7 @@ def _wait_ready(s: Settings, reader: _Reader, timeout_s: float = 180.0) -> None:
 
 
 def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmup_s: float = 3.0,
-             tag: str = "latency", runner: str = "flink", **changes) -> dict:
+             tag: str = "latency", runner: str = "flink", tail: bool = False, **changes) -> dict:
     from producers.load import LoadOptions, run_load
 
     s = with_topics(base, tag, **changes)
@@ -75,6 +110,7 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
     else:
         job = start_job(s, "latest", s.endpoints.home / f"{tag}.log")
     reader = _Reader(s)
+    tailer = _Tail(s) if tail else None
     out: dict = {"runner": runner, "pipeline": s.job.pipeline,
                  "checkpoint_interval_ms": s.job.checkpoint_interval_ms, "bundle_time_ms": s.job.bundle_time_ms,
                  "arrow_batch_size": s.job.arrow_batch_size, "parallelism": s.job.parallelism, "rates": []}
@@ -83,6 +119,8 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
         for rate in rates:
             run = f"r{int(rate)}-{uuid.uuid4().hex[:4]}"
             reader.rows.clear()
+            if tailer is not None:
+                tailer.rows.clear()
             report = run_load(s.kafka_bootstrap, s.topics.transactions,
                               LoadOptions(rate=rate, duration_s=duration_s, run_id=run, cards=20_000))
             deadline = time.monotonic() + 60
@@ -107,7 +145,14 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
                 "event_to_visible_score_ms": percentiles([at - r["event_ts"] for r, at in scores]),
                 "event_to_visible_alert_ms": percentiles([at - r["event_ts"] for r, at in alerts]),
                 "alerts": len(alerts), "rss_mb_at_end": rss})
+            if tailer is not None:
+                tailed = [(r, at) for r, at in tailer.rows
+                          if str(r.get("tx_id", "")).startswith(run) and r["event_ts"] >= t_first + warmup_s * 1000]
+                out["rates"][-1] |= {"event_to_tail_alert_ms": percentiles([at - r["event_ts"] for r, at in tailed]),
+                                     "tail_alerts": len(tailed)}
     finally:
+        if tailer is not None:
+            tailer.close()
         reader.close()
         stop_job(job)
     return out

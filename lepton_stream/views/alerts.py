@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -55,8 +57,12 @@ def alerts_table(alerts: Iterable[dict], title: str) -> Table:
 
 
 def tail(s: Settings, flt: AlertFilter, *, rows: int = 20, from_beginning: bool = False, limit: int | None = None,
-         timeout_s: float | None = None) -> int:
-    """Follow `risk-alerts` until Ctrl-C, `limit` matching alerts or `timeout_s`; returns how many matched."""
+         timeout_s: float | None = None, json_lines: bool = False) -> int:
+    """Follow `risk-alerts` until Ctrl-C, `limit` matching alerts or `timeout_s`; returns how many matched.
+    `json_lines`: each matching alert as one JSON line, written the moment it is read
+    (for pipes and scripts: the benchmark times alerts as a person tailing sees them)."""
+    if json_lines:
+        return _tail_json(s, flt, from_beginning, limit, timeout_s)
     out = console()
     shown: deque[dict] = deque(maxlen=rows)
     seen: Counter[str] = Counter()
@@ -86,4 +92,20 @@ def tail(s: Settings, flt: AlertFilter, *, rows: int = 20, from_beginning: bool 
         except KeyboardInterrupt:
             pass
         live.update(render(), refresh=True)
+    return matched
+
+
+def _tail_json(s: Settings, flt: AlertFilter, from_beginning: bool, limit: int | None,
+               timeout_s: float | None) -> int:
+    matched, t0 = 0, time.monotonic()
+    try:
+        for msg in follow(s.kafka_bootstrap, s.topics.risk_alerts, from_beginning):
+            if msg is not None and (alert := as_json(msg.value())) is not None and flt.matches(alert):
+                sys.stdout.write(json.dumps(alert, separators=(",", ":")) + "\n")
+                sys.stdout.flush()
+                matched += 1
+            if limit is not None and matched >= limit or timeout_s is not None and time.monotonic() - t0 > timeout_s:
+                break
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass
     return matched

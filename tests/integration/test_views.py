@@ -76,6 +76,11 @@ def test_alerts_tail_filters_and_follows_live(s, capsys):
                  "--timeout", "30"]) == 0
     out = capsys.readouterr().out
     assert "card-old" in out and "card-low" not in out and "amount=99.5" in out
+    # For pipes: one JSON line per matching alert, nothing else on stdout.
+    assert main(["alerts", "tail", "--json", "--from-beginning", "--severity", "high", "--limit", "1",
+                 "--timeout", "30"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(x)["card_id"] for x in lines] == ["card-old"]
 
     # Live: only what is committed after the tail starts.
     done = threading.Thread(target=main, args=(["alerts", "tail", "--card", "card-new", "--limit", "1",
