@@ -29,6 +29,7 @@ class SettingsError(ValueError):
 PipelineKind = Literal["scoring", "passthrough"]
 DeliveryGuarantee = Literal["exactly-once", "at-least-once", "none"]
 WorkerMode = Literal["process", "loopback"]
+TransactionNaming = Literal["incrementing", "pooling"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 ModelConfigVariant = Literal["cpu", "gpu"]
 
@@ -140,6 +141,9 @@ class Job(_Section):
     pipeline: PipelineKind = "scoring"
     checkpoint_interval_ms: int = 2000
     delivery_guarantee: DeliveryGuarantee = "exactly-once"
+    # Kafka transactional ids of the exactly-once sink: a new one per checkpoint
+    # ("incrementing"), or a small pool reused ("pooling": no new producer id per checkpoint).
+    transaction_naming: TransactionNaming = "incrementing"
     # An open transaction of a killed job blocks read_committed readers until it is
     # aborted (the restarted job does) or times out: keep it short, above checkpoint time.
     transaction_timeout_ms: int = 60_000

@@ -191,6 +191,7 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
             'topic' = '{";".join(outputs)}',
             'sink.delivery-guarantee' = '{s.job.delivery_guarantee}',
             {f"'sink.transactional-id-prefix' = '{s.job.consumer_group}-tx'," if eo else ""}
+            {f"'sink.transaction-naming-strategy' = '{s.job.transaction_naming.upper()}'," if eo else ""}
             'properties.transaction.timeout.ms' = '{s.job.transaction_timeout_ms}',
             'properties.linger.ms' = '5',
             'properties.max.request.size' = '{MAX_RECORD_BYTES}',
@@ -209,11 +210,13 @@ def claim_new_store(s: Settings) -> None:
     # Before the first checkpoint commits the group's offsets (lepton_stream/pipeline/store_guard.py).
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
     from lepton_stream.kafka.clients import group_has_consumed
+    from lepton_stream.pipeline.retry import with_retry
     from lepton_stream.pipeline.store_guard import claim_store_for_new_group
 
     store = RedisWindowStore.from_settings(s)
-    try:
-        claim_store_for_new_group(store, lambda: not group_has_consumed(s, s.topics.transactions))
+    try:  # a broker just started answers "not coordinator" a while; Redis may be restarting
+        with_retry(lambda: claim_store_for_new_group(store, lambda: not group_has_consumed(s, s.topics.transactions)),
+                   what="store claim", attempts=s.job.retry_attempts, base_s=s.job.retry_base_s)
     finally:
         store.close()
 
