@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import struct
 
-from lepton_stream.features.definitions import DAY_MS, MultiWindowView
+from lepton_stream.features.definitions import DAY_MS, PROFILE_FIELDS, RENEW_DAYS, MultiWindowView
 
 # How many days of transactions share one `seen` hash (see above).
 CARD_SEEN_PERIOD_MS = DAY_MS
@@ -39,10 +39,11 @@ TERMINAL_SEEN_PERIOD_MS = 7 * DAY_MS
 # The packed state, as Lua's `struct` writes it and Python's `struct` reads it:
 # (header, one bucket), both of fixed size. Header: the cumulative sums before the
 # first bucket kept, the head bucket, then for cards the latest transaction
-# (ts, x, y), for terminals how many labels wait in `pending`. A bucket: its
+# (ts, x, y) and a copy of the credit profile (a flag, 1 when copied, then
+# PROFILE_FIELDS, NaN where unknown), for terminals how many labels wait in `pending`. A bucket: its
 # number and the cumulative (x, y) up to and including it. The header's fourth
 # field counts the buckets in use; zeroed room for `SPARE` more follows them.
-STATE_FORMATS = {"card": ("<ddi4i4ddd", "<i4dd"), "terminal": ("<ddi4i4i4", "<i4dd")}
+STATE_FORMATS = {"card": ("<ddi4i4dddi4" + "d" * len(PROFILE_FIELDS), "<i4dd"), "terminal": ("<ddi4i4i4", "<i4dd")}
 # Buckets no window needs any more are dropped when this many have gathered (and
 # the day changes), not one at a time: dropping rewrites the whole state.
 PRUNE_AT = 16
@@ -63,7 +64,8 @@ def _offsets(view: MultiWindowView) -> tuple[list[int], int]:
 # SETRANGE or APPEND (a few dozen bytes, which is also all the append-only file
 # gets). A late event, a label, or pruning rewrites the state.
 _LIB = """
-local NW, HI, WIDEST, DAYB, PRUNE_AT, SPARE = {nw}, {hi}, {widest}, {day_buckets}, {prune_at}, {spare}
+local NW, HI, WIDEST, PRUNE_AT, SPARE = {nw}, {hi}, {widest}, {prune_at}, {spare}
+local DAYB, RENEWB = {day_buckets}, {renew_buckets}
 local LO = {{{lo}}}
 local HEAD, REC, HS, RS = '{head}', '{bucket}', {head_bytes}, {bucket_bytes}
 
@@ -172,27 +174,42 @@ local function coordinate(x)
   return s
 end
 
--- Pruning and renewing expiry happen when the day changes, not with every event.
-local function new_day(old_h, b)
-  return old_h == nil or math.floor(b / DAYB) ~= math.floor(old_h / DAYB)
+-- Pruning happens when the day changes and expiry is renewed when the week does, not
+-- with every event (an entity's TTL leaves a week for that: `MultiWindowView.ttl_s`).
+local function new_period(old_h, b, len)
+  return old_h == nil or math.floor(b / len) ~= math.floor(old_h / len)
 end
 """
 
-# Per event KEYS: state, seen:<day>, profile; ARGV: tx_id, bucket, cents, ts, x, y,
-# after ARGV[1] ttl and ARGV[2] seen ttl. Answers "c1,..,cn,s1,..,sn|prev_ts,prev_x,prev_y|profile
+# Per event KEYS: state, seen:<day>, profile; ARGV: tx_id, bucket, cents, ts, x, y, first
+# (1: its claim was a first sighting, so `seen` cannot hold it), after ARGV[1] ttl and
+# ARGV[2] seen ttl. Answers "c1,..,cn,s1,..,sn|prev_ts,prev_x,prev_y|profile
 # fields" (prev and profile fields empty when unknown); all but the profile is kept in `seen`.
 _CARD_BODY = """
-local function profile(key)
-  local p = redis.call('HMGET', key, {profile_fields})
+local NP = {n_profile}
+-- The card's credit profile as the answer's last fields, copied into the header v
+-- from the profile hash the first time (load_profiles and delete_profiles clear the copy).
+local function profile(key, v)
+  if v[8] == 0 then
+    local p = redis.call('HMGET', key, {profile_fields})
+    v[8] = 1
+    for k = 1, NP do v[8 + k] = tonumber(p[k]) or 0 / 0 end
+  end
   local out = {{}}
-  for i = 1, #p do out[i] = p[i] or '' end
+  for k = 1, NP do
+    local x = v[8 + k]
+    out[k] = x == x and coordinate(x) or ''
+  end
   return table.concat(out, ',')
 end
 local ttl, seen_ttl, out = ARGV[1], ARGV[2], {{}}
 for i = 0, #KEYS / 3 - 1 do
-  local kstate, kseen, a = KEYS[3 * i + 1], KEYS[3 * i + 2], 2 + 6 * i
-  local ans = redis.call('HGET', kseen, ARGV[a + 1])
-  if not ans then
+  local kstate, kseen, a = KEYS[3 * i + 1], KEYS[3 * i + 2], 2 + 7 * i
+  local ans = ARGV[a + 7] == '0' and redis.call('HGET', kseen, ARGV[a + 1])
+  if ans then  -- a replay: its first answer, with the profile as it now stands
+    local st = load(kstate)
+    ans = ans .. '|' .. profile(KEYS[3 * i + 3], st and st.v or {{[8] = 0}})
+  else
     local b, cents, ts = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
     local st = load(kstate)
     local prev, old_h = ',,', nil
@@ -200,31 +217,34 @@ for i = 0, #KEYS / 3 - 1 do
       old_h = st.v[3]
       prev = string.format('%d', st.v[5]) .. ',' .. coordinate(st.v[6]) .. ',' .. coordinate(st.v[7])
     else
-      st = {{v = {{0, 0, b, 0, ts, 0, 0}}, s = '', n = 0, room = 0}}
+      st = {{v = {{0, 0, b, 0, ts, 0, 0, 0}}, s = '', n = 0, room = 0}}
     end
     local v = st.v
     ans = windows(st, b, 1, cents) .. '|' .. prev
     if old_h == nil or ts >= v[5] then v[5], v[6], v[7] = ts, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]) end
     local h = math.max(old_h or b, b)
     v[3] = h
-    local day = new_day(old_h, b)
-    save(kstate, st, b, 1, cents, day and prunable(st, h) or nil, ttl, day)
+    local day = new_period(old_h, b, DAYB)
+    local fields = profile(KEYS[3 * i + 3], v)
+    save(kstate, st, b, 1, cents, day and prunable(st, h) or nil, ttl, new_period(old_h, b, RENEWB))
     redis.call('HSET', kseen, ARGV[a + 1], ans)
     if day then redis.call('EXPIRE', kseen, seen_ttl) end
+    ans = ans .. '|' .. fields
   end
-  out[i + 1] = ans .. '|' .. profile(KEYS[3 * i + 3])
+  out[i + 1] = ans
 end
 return out
 """
 
-# Per event KEYS: state, seen:<week>, pending; ARGV: tx_id, bucket, after ARGV[1] ttl.
+# Per event KEYS: state, seen:<week>, pending; ARGV: tx_id, bucket, first (as for cards),
+# after ARGV[1] ttl.
 # `seen` holds "bucket|answer" (a label finds the bucket there), then "|L" once labelled.
 _TERMINAL_BODY = """
 local ttl, out = ARGV[1], {{}}
 for i = 0, #KEYS / 3 - 1 do
-  local kseen, kpend, a = KEYS[3 * i + 2], KEYS[3 * i + 3], 1 + 2 * i
+  local kseen, kpend, a = KEYS[3 * i + 2], KEYS[3 * i + 3], 1 + 3 * i
   local tx = ARGV[a + 1]
-  local done = redis.call('HGET', kseen, tx)
+  local done = ARGV[a + 3] == '0' and redis.call('HGET', kseen, tx)
   if done then
     local p = string.find(done, '|', 1, true)
     local z = string.find(done, '|', p + 1, true)
@@ -245,10 +265,10 @@ for i = 0, #KEYS / 3 - 1 do
     local ans = windows(st, b, 1, labelled)
     local h = math.max(old_h or b, b)
     v[3] = h
-    local day = new_day(old_h, b)
-    save(KEYS[3 * i + 1], st, b, 1, labelled, day and prunable(st, h) or nil, ttl, day)
+    local week = new_period(old_h, b, RENEWB)
+    save(KEYS[3 * i + 1], st, b, 1, labelled, new_period(old_h, b, DAYB) and prunable(st, h) or nil, ttl, week)
     redis.call('HSET', kseen, tx, b .. '|' .. ans .. (labelled == 1 and '|L' or ''))
-    if day then redis.call('EXPIRE', kseen, ttl) end
+    if week then redis.call('EXPIRE', kseen, ttl) end
     out[i + 1] = ans
   end
 end
@@ -295,18 +315,49 @@ return out
 """
 
 
+# Per card KEYS: profile, state; ARGV: 1 and the profile's PROFILE_FIELDS values to
+# load it, 0 to delete it. Clears the state's copy (its flag, at PROFILE_FLAG_AT), so
+# that the card's next event reads the profile again. Answers 1 loaded, else what
+# DEL answered.
+_PROFILE_BODY = """
+local NP, out = {n_profile}, {{}}
+for i = 0, #KEYS / 2 - 1 do
+  local kprof, kstate, a = KEYS[2 * i + 1], KEYS[2 * i + 2], 1 + (NP + 1) * i
+  if ARGV[a] == '1' then
+    redis.call('HSET', kprof, {field_args})
+    out[i + 1] = 1
+  else
+    out[i + 1] = redis.call('DEL', kprof)
+  end
+  if redis.call('EXISTS', kstate) == 1 then redis.call('SETRANGE', kstate, {flag_at}, struct.pack('<i4', 0)) end
+end
+return out
+"""
+
+
 def _lib(view: MultiWindowView, kind: str) -> str:
     lo, hi = _offsets(view)
     head, bucket = STATE_FORMATS[kind]
     return _LIB.format(nw=len(lo), lo=", ".join(map(str, lo)), hi=hi, widest=lo.index(min(lo)) + 1,
-                       day_buckets=DAY_MS // view.bucket_ms, prune_at=PRUNE_AT, spare=SPARE, head=head, bucket=bucket,
+                       day_buckets=DAY_MS // view.bucket_ms, renew_buckets=RENEW_DAYS * DAY_MS // view.bucket_ms,
+                       prune_at=PRUNE_AT, spare=SPARE, head=head, bucket=bucket,
                        head_bytes=struct.calcsize(head.replace("i4", "i")),
                        bucket_bytes=struct.calcsize(bucket.replace("i4", "i")))
 
 
-def card_script(view: MultiWindowView, profile_fields: tuple[str, ...]) -> str:
-    fields = ", ".join(f"'{f}'" for f in profile_fields)
-    return _lib(view, "card") + _CARD_BODY.format(profile_fields=fields)
+def card_script(view: MultiWindowView) -> str:
+    fields = ", ".join(f"'{f}'" for f in PROFILE_FIELDS)
+    return _lib(view, "card") + _CARD_BODY.format(profile_fields=fields, n_profile=len(PROFILE_FIELDS))
+
+
+# Where the card header's profile flag lies: after X0, Y0, head, n, ts, x, y.
+PROFILE_FLAG_AT = struct.calcsize("<ddiiddd")
+
+
+def profile_script(view: MultiWindowView) -> str:
+    field_args = ", ".join(f"'{f}', ARGV[a + {k + 1}]" for k, f in enumerate(PROFILE_FIELDS))
+    return _lib(view, "card") + _PROFILE_BODY.format(n_profile=len(PROFILE_FIELDS), field_args=field_args,
+                                                     flag_at=PROFILE_FLAG_AT)
 
 
 def terminal_script(view: MultiWindowView) -> str:

@@ -46,6 +46,7 @@ from lepton_stream.feature_store.redis_lua import (
     TERMINAL_SEEN_PERIOD_MS,
     card_script,
     label_script,
+    profile_script,
     terminal_script,
 )
 from lepton_stream.features.aggregates import Aggregates
@@ -69,10 +70,14 @@ class RedisWindowStore:
     def __init__(self, url: str, *, socket_timeout: float = 5.0, replay_horizon_s: int = 7 * 86_400,
                  cluster: bool = False) -> None:
         self._replay_horizon_s = replay_horizon_s
+        # tx_ids whose claim was a first sighting, for the next apply only: the scripts
+        # skip looking them up in `seen` (see `_first_flags`).
+        self._fresh: set[str] = set()
         self._scripts = {
-            "card": card_script(CARD_WINDOWS, PROFILE_FIELDS),
+            "card": card_script(CARD_WINDOWS),
             "terminal": terminal_script(TERMINAL_WINDOWS),
             "label": label_script(TERMINAL_WINDOWS),
+            "profile": profile_script(CARD_WINDOWS),
         }
         self._sha = {name: hashlib.sha1(body.encode()).hexdigest() for name, body in self._scripts.items()}
         # Any: redis-py types its sync and asyncio clients with one signature (`Awaitable[T] | T`).
@@ -98,10 +103,12 @@ class RedisWindowStore:
     def terminal_key(terminal_id: str, suffix: str) -> str:
         return f"lepton:{{t:{terminal_id}}}:{suffix}"
 
-    def _run(self, name: str, events: Sequence[tuple[list[str], list[Any]]], common: list[Any]) -> list:
+    def _run(self, name: str, events: Sequence[tuple[list[str], list[Any]]], common: list[Any],
+             flagged: bool = False) -> list:
         """Script `name` over each event's (keys, args), `common` args first, in one
         pipelined round trip; one answer per event. Scripts missing (a restarted
-        Redis) are loaded and the batch sent again, which idempotence makes safe.
+        Redis) are loaded and the batch sent again, which idempotence makes safe
+        (`flagged`: each event's last arg is its first-sighting flag, cleared then).
 
         Packs and reads the commands directly (hiredis) rather than through
         redis-py's pipeline object, whose per-command bookkeeping cost more than
@@ -110,13 +117,13 @@ class RedisWindowStore:
         if self._cluster is not None:
             return [r[0] for r in self._cluster.execute([(keys[0], ("EVALSHA", sha, len(keys), *keys, *common, *args))
                                                          for keys, args in events])]
-        commands = []
-        for start in range(0, len(events), EVENTS_PER_CALL):
-            chunk = events[start:start + EVENTS_PER_CALL]
-            keys = [k for ks, _ in chunk for k in ks]
-            commands.append(pack_command(("EVALSHA", sha, len(keys), *keys, *common,
-                                          *(a for _, args in chunk for a in args))))
         for attempt in (0, 1):
+            commands = []
+            for start in range(0, len(events), EVENTS_PER_CALL):
+                chunk = events[start:start + EVENTS_PER_CALL]
+                keys = [k for ks, _ in chunk for k in ks]
+                commands.append(pack_command(("EVALSHA", sha, len(keys), *keys, *common,
+                                              *(a for _, args in chunk for a in args))))
             conn = self._redis.connection_pool.get_connection()
             replies: list = []
             error: Exception | None = None
@@ -141,6 +148,8 @@ class RedisWindowStore:
                 raise error
             for body in self._scripts.values():
                 self._redis.script_load(body)
+            if flagged:  # calls before the failing one may have run: look every event up
+                events = [(keys, [*args[:-1], "0"]) for keys, args in events]
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -177,7 +186,16 @@ class RedisWindowStore:
                                              for c in claims for k in (f"lepton:{{x:{c.tx_id}}}",)])
         else:
             replies = self._claim_one_node(claims, ttl)
-        return [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
+        verdicts = [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
+        self._fresh = {c.tx_id for c, v in zip(claims, verdicts, strict=True) if v == "new"}
+        return verdicts
+
+    def _first_flags(self, txs: Sequence[TxFacts]) -> list[str]:
+        """"1" for each transaction that cannot have been applied: its claim, just
+        made by this store, was the tx_id's first sighting. Taken once: should the
+        apply fail part-way and be tried again, that try looks every transaction up."""
+        fresh, self._fresh = self._fresh, set()
+        return ["1" if t.tx_id in fresh else "0" for t in txs]
 
     def _claim_one_node(self, claims: Sequence[TxClaim], ttl: str) -> list:
         conn = self._redis.connection_pool.get_connection()
@@ -204,16 +222,16 @@ class RedisWindowStore:
         cw, tw = CARD_WINDOWS, TERMINAL_WINDOWS
         seen_ttl = self._replay_horizon_s + DAY_MS // 1000
         card_calls, term_calls = [], []
-        for t in txs:
+        for t, first in zip(txs, self._first_flags(txs), strict=True):
             c = f"lepton:{{c:{t.card_id}}}:"
             term = f"lepton:{{t:{t.terminal_id}}}:"
             card_calls.append(([c + "s", f"{c}seen:{t.ts_ms // CARD_SEEN_PERIOD_MS}", c + "profile"],
                           [t.tx_id, t.ts_ms // cw.bucket_ms, t.amount_cents, t.ts_ms, repr(float(t.x)),
-                           repr(float(t.y))]))
+                           repr(float(t.y)), first]))
             term_calls.append(([term + "s", f"{term}seen:{t.ts_ms // TERMINAL_SEEN_PERIOD_MS}", term + "pending"],
-                          [t.tx_id, t.ts_ms // tw.bucket_ms]))
-        card_replies = self._run("card", card_calls, [cw.ttl_s, seen_ttl])
-        term_replies = self._run("terminal", term_calls, [tw.ttl_s])
+                          [t.tx_id, t.ts_ms // tw.bucket_ms, first]))
+        card_replies = self._run("card", card_calls, [cw.ttl_s, seen_ttl], flagged=True)
+        term_replies = self._run("terminal", term_calls, [tw.ttl_s], flagged=True)
         n, nc, nt, npf = len(txs), len(cw.windows_days), len(tw.windows_days), len(PROFILE_FIELDS)
         # Parsed in bulk: every card answer has the same 2nc + 3 + npf fields, empty ones unknown.
         width = 2 * nc + 3 + npf
@@ -252,20 +270,17 @@ class RedisWindowStore:
 
     def load_profiles(self, card_ids: Sequence[str], rows: np.ndarray) -> int:
         """Reference data: each card's credit profile (PROFILE_FIELDS order); no expiry."""
-        pipe = self._redis.pipeline(transaction=False)
-        for card, row in zip(card_ids, rows, strict=True):
-            pipe.hset(self.card_key(card, "profile"), mapping=dict(zip(PROFILE_FIELDS, map(repr, map(float, row)),
-                                                                       strict=True)))
-        pipe.execute()
+        events = [([self.card_key(card, "profile"), self.card_key(card, "s")], ["1", *map(repr, map(float, row))])
+                  for card, row in zip(card_ids, rows, strict=True)]
+        self._run("profile", events, [])
         return len(card_ids)
 
     def delete_profiles(self, card_ids: Sequence[str]) -> int:
         if not card_ids:
             return 0
-        pipe = self._redis.pipeline(transaction=False)
-        for card in card_ids:
-            pipe.delete(self.card_key(card, "profile"))
-        return sum(pipe.execute())
+        events = [([self.card_key(card, "profile"), self.card_key(card, "s")], ["0", *[""] * len(PROFILE_FIELDS)])
+                  for card in card_ids]
+        return sum(int(r) for r in self._run("profile", events, []))
 
     def describe(self, card_id: str | None = None, terminal_id: str | None = None, at_ms: int | None = None) -> dict:
         """Current window values of a card and/or terminal (read-only), for other services."""
