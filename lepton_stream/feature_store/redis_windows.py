@@ -44,6 +44,7 @@ from lepton_stream.feature_store.redis_lua import (
     DAY_MS,
     STATE_FORMATS,
     TERMINAL_SEEN_PERIOD_MS,
+    card_reply_dtype,
     card_script,
     label_script,
     profile_script,
@@ -63,7 +64,6 @@ _CHUNK = 8  # script calls per write: see `_run`
 # ARGV tables) is paid once per chunk, and a call stays short enough (well under a
 # millisecond) that other clients are not kept waiting.
 EVENTS_PER_CALL = 32
-_EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma list
 
 
 class RedisWindowStore:
@@ -232,17 +232,13 @@ class RedisWindowStore:
                           [t.tx_id, t.ts_ms // tw.bucket_ms, first]))
         card_replies = self._run("card", card_calls, [cw.ttl_s, seen_ttl], flagged=True)
         term_replies = self._run("terminal", term_calls, [tw.ttl_s], flagged=True)
-        n, nc, nt, npf = len(txs), len(cw.windows_days), len(tw.windows_days), len(PROFILE_FIELDS)
-        # Parsed in bulk: every card answer has the same 2nc + 3 + npf fields, empty ones unknown.
-        width = 2 * nc + 3 + npf
-        blob = _EMPTY.sub(b",nan", b",".join(card_replies).replace(b"|", b","))
-        cards = np.fromstring(blob, sep=",").reshape(n, width) if n else np.zeros((0, width))
+        n, nt, npf = len(txs), len(tw.windows_days), len(PROFILE_FIELDS)
+        cards = np.frombuffer(b"".join(card_replies), card_reply_dtype(cw, npf), count=n).copy()
         terms = np.fromstring(b",".join(term_replies), sep=",").reshape(n, 2 * nt) if n else np.zeros((0, 2 * nt))
-        card_count, card_sum = cards[:, :nc].astype(np.int64), cards[:, nc:2 * nc].astype(np.int64)
-        prev = cards[:, 2 * nc:2 * nc + 3]
-        profiles = cards[:, 2 * nc + 3:]
+        card_count, card_sum = cards["count"].astype(np.int64), cards["cents"].astype(np.int64)
+        prev = cards["prev"]
         defaults = np.array([DEFAULT_PROFILE[f] for f in PROFILE_FIELDS])
-        profiles = np.where(np.isnan(profiles), defaults, profiles)
+        profiles = np.where(np.isnan(cards["profile"]), defaults, cards["profile"])
         t_count, t_frauds = terms[:, :nt].astype(np.int64), terms[:, nt:].astype(np.int64)
         agg = Aggregates(card_count, card_sum, prev[:, 0], prev[:, 1], prev[:, 2], t_count, t_frauds)
         return agg, profiles
