@@ -4,22 +4,30 @@ Each view (card, terminal) keeps per entity, in one Redis Cluster slot
 (`{c:<card>}` / `{t:<terminal>}` hash tags):
 - `s`  one string, the entity's window state packed with Redis's `struct`
   library (`STATE_FORMATS`): a fixed header (the head bucket, for cards the
-  latest transaction, for terminals how many labels wait in `pending`), then
-  every hour bucket still needed, in order, with cumulative sums (count and
-  cents for cards, count and labelled frauds for terminals), so that any
-  window is two binary searches and a subtraction;
+  latest transaction and a copy of the credit profile, for terminals how many
+  labels wait in `pending`), then every hour bucket still needed, in order,
+  with cumulative sums (count and cents for cards, count and labelled frauds
+  for terminals), so that any window is two binary searches and a subtraction;
 - `seen:<period>`  hash tx_id -> the answer the transaction got when first
   applied (its period's key: replays find it, and it expires as a whole; a
   day for cards, a week for terminals, whose few events a day would otherwise
-  pay a key's overhead each).
+  pay a key's overhead each). A card's answer is packed (`card_answer`), a
+  terminal's printed short (its bucket within the week, the frauds left out
+  when all are 0).
 
 Why a packed string: the store's CPU is what the scripts copy and convert, not
 their arithmetic. When the buckets lived in a hash and a sorted set, an event
 cost 28 commands and their replies; now it is one GET of its entity's state,
-a SETRANGE or APPEND of the few dozen bytes that changed (which is also all the
-append-only file gets), one HGET and one HSET of `seen`. The state is bounded
-by the view: at most `keep_buckets`, a day of slack and `PRUNE_AT` hour
-buckets, whatever the entity's traffic.
+SETRANGEs of the few dozen bytes that changed (which is also all the
+append-only file gets), and one HSET of `seen`. The state is bounded by the
+view: at most `keep_buckets`, a day of slack and `PRUNE_AT` hour buckets,
+whatever the entity's traffic. What the scripts still spend is mostly each
+`redis.call` (its arguments made into Redis objects, its reply into Lua
+values, and with persistence its copy into the append-only file), so a
+transaction whose claim was a first sighting is not looked up in `seen`,
+expiry is renewed once a week, the credit profile is read from the card's
+state, and the card's answer is packed rather than printed (printing the
+coordinates and profile fields cost more than the windows).
 
 Each script takes a list of events (one script call per chunk of a batch on a
 single Redis; one event per call on a Redis Cluster, whose scripts must keep to
@@ -42,10 +50,12 @@ TERMINAL_SEEN_PERIOD_MS = 7 * DAY_MS
 # (header, one bucket), both of fixed size. Header: the cumulative sums before the
 # first bucket kept, the head bucket, then for cards the latest transaction
 # (ts, x, y) and a copy of the credit profile (a flag, 1 when copied, then
-# PROFILE_FIELDS, NaN where unknown), for terminals how many labels wait in `pending`. A bucket: its
-# number and the cumulative (x, y) up to and including it. The header's fourth
+# PROFILE_FIELDS, NaN where unknown), for terminals how many labels wait in
+# `pending`. A bucket: its number and the cumulative (x, y) up to and including it
+# (counts as 32-bit integers, cents as doubles, exact to 2^53). The header's fourth
 # field counts the buckets in use; zeroed room for `SPARE` more follows them.
-STATE_FORMATS = {"card": ("<ddi4i4dddi4" + "d" * len(PROFILE_FIELDS), "<i4dd"), "terminal": ("<ddi4i4i4", "<i4dd")}
+STATE_FORMATS = {"card": ("<ddi4i4dddi4" + "d" * len(PROFILE_FIELDS), "<i4i4d"),
+                 "terminal": ("<ddi4i4i4", "<i4i4i4")}
 # Buckets no window needs any more are dropped when this many have gathered (and
 # the day changes), not one at a time: dropping rewrites the whole state.
 PRUNE_AT = 16
@@ -150,12 +160,12 @@ local function save(key, st, b, x, y, drop, ttl, renew)
     local rb, X, Y = record(st, j)
     body[#body + 1] = struct.pack(REC, rb, X + x, Y + y)
   end
-  local new = {{s = string.rep('\0', HS) .. table.concat(body), n = n + ((b ~= nil and lastb ~= b) and 1 or 0)}}
+  local new = {{s = string.rep('\\0', HS) .. table.concat(body), n = n + ((b ~= nil and lastb ~= b) and 1 or 0)}}
   local k = drop and find(new, drop) or 0
   if k > 0 then _, v[1], v[2] = record(new, k) end
   v[4] = new.n - k
   redis.call('SET', key, struct.pack(HEAD, unpack(v)) .. string.sub(new.s, HS + k * RS + 1) ..
-             string.rep('\0', SPARE * RS), 'EX', ttl)
+             string.rep('\\0', SPARE * RS), 'EX', ttl)
 end
 
 -- What to give up when the day changes: the buckets no window of head h needs, kept
@@ -175,7 +185,7 @@ end
 
 # Per event KEYS: state, seen:<day>, profile; ARGV: tx_id, bucket, cents, ts, x, y, first
 # (1: its claim was a first sighting, so `seen` cannot hold it), after ARGV[1] ttl and
-# ARGV[2] seen ttl. Answers packed (`CARD_ANSWER`, NaN where unknown): the windows' counts
+# ARGV[2] seen ttl. Answers packed (`card_answer`, NaN where unknown): the windows' counts
 # and cents, the previous transaction (ts, x, y), all kept in `seen`, then the credit
 # profile. Packed, not printed: formatting numbers was most of the script's time.
 _CARD_BODY = """

@@ -3,9 +3,11 @@
 Key layout (`{...}` are Redis Cluster hash tags: each script touches one slot;
 the scripts and the meaning of each field are in `redis_lua.py`):
 - `lepton:{c:<card_id>}:s`, `:seen:<period>`  the card's state in one packed
-  string (hour buckets of count and cents, latest transaction) and the answer
-  each transaction got (replays get it again and change nothing);
-- `lepton:{c:<card_id>}:profile`  the credit profile (reference data, no expiry);
+  string (hour buckets of count and cents, latest transaction, a copy of the
+  credit profile) and the answer each transaction got (replays get it again
+  and change nothing);
+- `lepton:{c:<card_id>}:profile`  the credit profile (reference data, no expiry),
+  changed only through `load_profiles`/`delete_profiles`, which clear the state's copy;
 - `lepton:{t:<terminal_id>}:s`, `:seen:<period>`  the same for terminals
   (count, labelled frauds); `seen` also tells a label its transaction's bucket;
 - `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
@@ -14,9 +16,10 @@ the scripts and the meaning of each field are in `redis_lua.py`):
   it) and `writes` (events written so far); a job checks it with every batch;
 - `lepton:{x:<tx_id>}`  the transaction's first sighting, "<fingerprint>|<source
   record>", for the replay horizon: tells a replay from a duplicate or a conflict.
-State keys expire `view.ttl_s` after their last write and old buckets are
-pruned as the head moves; a card's `seen` periods expire after the replay horizon
-(`Settings.job.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
+State keys expire `view.ttl_s` after their expiry was last renewed (once a week
+of the entity's events) and old buckets are pruned as the head moves; a card's
+`seen` periods expire after the replay horizon (`Settings.job.replay_horizon_s`),
+a terminal's after its view's TTL (labels need them).
 Every batch is one pipelined round trip of script calls, each for a chunk of
 the batch's events; the scripts are idempotent by tx_id, so a batch is simply
 sent again after a failure or a Redis restart. On a Redis Cluster
@@ -177,7 +180,9 @@ class RedisWindowStore:
 
     def claim(self, claims: Sequence[TxClaim]) -> list[Verdict]:
         """One pipelined round trip of `SET NX GET` (Redis 7): the first claim of a
-        tx_id stores its sighting, every later one reads it back."""
+        tx_id stores its sighting, every later one reads it back. The next apply
+        takes a first sighting as never applied, so a transaction applied at all is
+        claimed before (the pipeline's dedup stage, a rebuild) or never (a backfill)."""
         if not claims:
             return []
         ttl = str(self._replay_horizon_s + DAY_MS // 1000)
