@@ -36,11 +36,14 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
             if int(key.rsplit(b":", 1)[1]) < last_day - horizon_days:
                 expired += r.delete(key)
         by_kind: dict[str, int] = {}
+        entries = {"card": 0, "terminal": 0}  # transactions remembered in `seen`
         for key in r.scan_iter("lepton:*", count=10_000):
             kind = {"s": "state"}.get(k := key.split(b"}:", 1)[1].split(b":")[0].decode(), k)
-            entity = key[8:9].decode()
-            name = f"{'card' if entity == 'c' else 'terminal'} {kind}"
+            entity = "card" if key[8:9] == b"c" else "terminal"
+            name = f"{entity} {kind}"
             by_kind[name] = by_kind.get(name, 0) + (r.memory_usage(key, samples=0) or 0)
+            if kind == "seen":
+                entries[entity] += r.hlen(key)
         used = r.info("memory")["used_memory"] - empty
         active = int(tx["card_id"].nunique())
         return {"cards": active, "terminals": int(tx["terminal_id"].nunique()), "days": days,
@@ -49,4 +52,8 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
                 "used_memory_mb": round(used / 2**20, 1),
                 "bytes_per_active_card": round(used / active),
                 "bytes_per_card_by_key": {k: round(v / active) for k, v in sorted(by_kind.items())},
+                # What a transaction costs while the store remembers it for replays: its
+                # card's and its terminal's `seen` entry, each with its share of the keys.
+                "replay_bytes_per_transaction": round(sum(by_kind.get(f"{e} seen", 0) / max(n, 1)
+                                                          for e, n in entries.items())),
                 "gb_per_million_cards": round(used / active * 1e6 / 2**30, 2)}

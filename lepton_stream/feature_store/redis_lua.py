@@ -4,22 +4,30 @@ Each view (card, terminal) keeps per entity, in one Redis Cluster slot
 (`{c:<card>}` / `{t:<terminal>}` hash tags):
 - `s`  one string, the entity's window state packed with Redis's `struct`
   library (`STATE_FORMATS`): a fixed header (the head bucket, for cards the
-  latest transaction, for terminals how many labels wait in `pending`), then
-  every hour bucket still needed, in order, with cumulative sums (count and
-  cents for cards, count and labelled frauds for terminals), so that any
-  window is two binary searches and a subtraction;
+  latest transaction and a copy of the credit profile, for terminals how many
+  labels wait in `pending`), then every hour bucket still needed, in order,
+  with cumulative sums (count and cents for cards, count and labelled frauds
+  for terminals), so that any window is two binary searches and a subtraction;
 - `seen:<period>`  hash tx_id -> the answer the transaction got when first
   applied (its period's key: replays find it, and it expires as a whole; a
   day for cards, a week for terminals, whose few events a day would otherwise
-  pay a key's overhead each).
+  pay a key's overhead each). A card's answer is packed (`card_answer`), a
+  terminal's printed short (its bucket within the week, the frauds left out
+  when all are 0).
 
 Why a packed string: the store's CPU is what the scripts copy and convert, not
 their arithmetic. When the buckets lived in a hash and a sorted set, an event
 cost 28 commands and their replies; now it is one GET of its entity's state,
-a SETRANGE or APPEND of the few dozen bytes that changed (which is also all the
-append-only file gets), one HGET and one HSET of `seen`. The state is bounded
-by the view: at most `keep_buckets`, a day of slack and `PRUNE_AT` hour
-buckets, whatever the entity's traffic.
+SETRANGEs of the few dozen bytes that changed (which is also all the
+append-only file gets), and one HSET of `seen`. The state is bounded by the
+view: at most `keep_buckets`, a day of slack and `PRUNE_AT` hour buckets,
+whatever the entity's traffic. What the scripts still spend is mostly each
+`redis.call` (its arguments made into Redis objects, its reply into Lua
+values, and with persistence its copy into the append-only file), so a
+transaction whose claim was a first sighting is not looked up in `seen`,
+expiry is renewed once a week, the credit profile is read from the card's
+state, and the card's answer is packed rather than printed (printing the
+coordinates and profile fields cost more than the windows).
 
 Each script takes a list of events (one script call per chunk of a batch on a
 single Redis; one event per call on a Redis Cluster, whose scripts must keep to
@@ -30,7 +38,9 @@ from __future__ import annotations
 
 import struct
 
-from lepton_stream.features.definitions import DAY_MS, MultiWindowView
+import numpy as np
+
+from lepton_stream.features.definitions import DAY_MS, PROFILE_FIELDS, RENEW_DAYS, MultiWindowView
 
 # How many days of transactions share one `seen` hash (see above).
 CARD_SEEN_PERIOD_MS = DAY_MS
@@ -39,10 +49,13 @@ TERMINAL_SEEN_PERIOD_MS = 7 * DAY_MS
 # The packed state, as Lua's `struct` writes it and Python's `struct` reads it:
 # (header, one bucket), both of fixed size. Header: the cumulative sums before the
 # first bucket kept, the head bucket, then for cards the latest transaction
-# (ts, x, y), for terminals how many labels wait in `pending`. A bucket: its
-# number and the cumulative (x, y) up to and including it. The header's fourth
+# (ts, x, y) and a copy of the credit profile (a flag, 1 when copied, then
+# PROFILE_FIELDS, NaN where unknown), for terminals how many labels wait in
+# `pending`. A bucket: its number and the cumulative (x, y) up to and including it
+# (counts as 32-bit integers, cents as doubles, exact to 2^53). The header's fourth
 # field counts the buckets in use; zeroed room for `SPARE` more follows them.
-STATE_FORMATS = {"card": ("<ddi4i4ddd", "<i4dd"), "terminal": ("<ddi4i4i4", "<i4dd")}
+STATE_FORMATS = {"card": ("<ddi4i4dddi4" + "d" * len(PROFILE_FIELDS), "<i4i4d"),
+                 "terminal": ("<ddi4i4i4", "<i4i4i4")}
 # Buckets no window needs any more are dropped when this many have gathered (and
 # the day changes), not one at a time: dropping rewrites the whole state.
 PRUNE_AT = 16
@@ -63,7 +76,8 @@ def _offsets(view: MultiWindowView) -> tuple[list[int], int]:
 # SETRANGE or APPEND (a few dozen bytes, which is also all the append-only file
 # gets). A late event, a label, or pruning rewrites the state.
 _LIB = """
-local NW, HI, WIDEST, DAYB, PRUNE_AT, SPARE = {nw}, {hi}, {widest}, {day_buckets}, {prune_at}, {spare}
+local NW, HI, WIDEST, PRUNE_AT, SPARE = {nw}, {hi}, {widest}, {prune_at}, {spare}
+local DAYB, RENEWB = {day_buckets}, {renew_buckets}
 local LO = {{{lo}}}
 local HEAD, REC, HS, RS = '{head}', '{bucket}', {head_bytes}, {bucket_bytes}
 
@@ -101,8 +115,8 @@ local function cum(st, x)
   return X, Y
 end
 
--- The windows an event in bucket b sees once (x, y) is added to b,
--- "x1,..,xn,y1,..,yn": [b + LO[w], b + HI] each; b lies in a window only without delay.
+-- The windows an event in bucket b sees once (x, y) is added to b, (x1,..,xn,y1,..,yn):
+-- [b + LO[w], b + HI] each; b lies in a window only without delay.
 local function windows(st, b, x, y)
   local W = {{}}
   local X, Y = cum(st, b + HI)
@@ -111,7 +125,7 @@ local function windows(st, b, x, y)
     local x0, y0 = cum(st, b + LO[w] - 1)
     W[w], W[NW + w] = X - x0, Y - y0
   end
-  return table.concat(W, ',')
+  return W
 end
 
 -- Writes st with (x, y) added to bucket b (nothing when b is nil), the buckets <= drop
@@ -131,29 +145,27 @@ local function save(key, st, b, x, y, drop, ttl, renew)
     if renew then redis.call('EXPIRE', key, ttl) end
     return
   end
-  -- The records rebuilt: (x, y) added from b on (b inserted if new), the first ones dropped.
-  local R, X0, Y0, placed = {{}}, v[1], v[2], b == nil
-  for j = 1, n do
+  -- Rebuilt: the records before the change copied as bytes, (x, y) added from b on (b
+  -- inserted if new), then the first ones given up into the base, so that an in-order
+  -- event that fills the room, or pruning, costs a copy and no conversion.
+  local _, j0, body = nil, i + 1, nil
+  if b == nil then j0 = n + 1 elseif lastb == b then j0 = i end
+  body = {{string.sub(st.s, HS + 1, HS + (j0 - 1) * RS)}}
+  if b ~= nil and lastb ~= b then
+    local X, Y = v[1], v[2]
+    if i > 0 then _, X, Y = record(st, i) end
+    body[2] = struct.pack(REC, b, X + x, Y + y)
+  end
+  for j = j0, n do
     local rb, X, Y = record(st, j)
-    if not placed and rb >= b then
-      if rb > b then R[#R + 1] = b; R[#R + 1] = X0 + x; R[#R + 1] = Y0 + y end
-      placed = true
-    end
-    if placed and b then X, Y = X + x, Y + y end
-    R[#R + 1] = rb; R[#R + 1] = X; R[#R + 1] = Y
-    X0, Y0 = X, Y
+    body[#body + 1] = struct.pack(REC, rb, X + x, Y + y)
   end
-  if not placed then R[#R + 1] = b; R[#R + 1] = X0 + x; R[#R + 1] = Y0 + y end
-  local k = 0
-  if drop then
-    while k * 3 < #R and R[k * 3 + 1] <= drop do k = k + 1 end
-    if k > 0 then v[1], v[2] = R[k * 3 - 1], R[k * 3] end
-  end
-  local keep = {{}}
-  for j = k * 3 + 1, #R do keep[#keep + 1] = R[j] end
-  v[4] = #keep / 3
-  redis.call('SET', key, struct.pack(HEAD, unpack(v)) .. struct.pack('<' .. string.rep(string.sub(REC, 2), v[4]),
-             unpack(keep)) .. string.rep('\\0', SPARE * RS), 'EX', ttl)
+  local new = {{s = string.rep('\\0', HS) .. table.concat(body), n = n + ((b ~= nil and lastb ~= b) and 1 or 0)}}
+  local k = drop and find(new, drop) or 0
+  if k > 0 then _, v[1], v[2] = record(new, k) end
+  v[4] = new.n - k
+  redis.call('SET', key, struct.pack(HEAD, unpack(v)) .. string.sub(new.s, HS + k * RS + 1) ..
+             string.rep('\\0', SPARE * RS), 'EX', ttl)
 end
 
 -- What to give up when the day changes: the buckets no window of head h needs, kept
@@ -164,71 +176,82 @@ local function prunable(st, h)
   return nil
 end
 
--- A coordinate as the shortest of these that reads back as the same number.
-local function coordinate(x)
-  local s = string.format('%.15g', x)
-  if tonumber(s) ~= x then s = string.format('%.16g', x) end
-  if tonumber(s) ~= x then s = string.format('%.17g', x) end
-  return s
-end
-
--- Pruning and renewing expiry happen when the day changes, not with every event.
-local function new_day(old_h, b)
-  return old_h == nil or math.floor(b / DAYB) ~= math.floor(old_h / DAYB)
+-- Pruning happens when the day changes and expiry is renewed when the week does, not
+-- with every event (an entity's TTL leaves a week for that: `MultiWindowView.ttl_s`).
+local function new_period(old_h, b, len)
+  return old_h == nil or math.floor(b / len) ~= math.floor(old_h / len)
 end
 """
 
-# Per event KEYS: state, seen:<day>, profile; ARGV: tx_id, bucket, cents, ts, x, y,
-# after ARGV[1] ttl and ARGV[2] seen ttl. Answers "c1,..,cn,s1,..,sn|prev_ts,prev_x,prev_y|profile
-# fields" (prev and profile fields empty when unknown); all but the profile is kept in `seen`.
+# Per event KEYS: state, seen:<day>, profile; ARGV: tx_id, bucket, cents, ts, x, y, first
+# (1: its claim was a first sighting, so `seen` cannot hold it), after ARGV[1] ttl and
+# ARGV[2] seen ttl. Answers packed (`card_answer`, NaN where unknown): the windows' counts
+# and cents, the previous transaction (ts, x, y), all kept in `seen`, then the credit
+# profile. Packed, not printed: formatting numbers was most of the script's time.
 _CARD_BODY = """
-local function profile(key)
-  local p = redis.call('HMGET', key, {profile_fields})
-  local out = {{}}
-  for i = 1, #p do out[i] = p[i] or '' end
-  return table.concat(out, ',')
+local NP, ANS, NAN = {n_profile}, '{answer}', 0 / 0
+-- The card's credit profile, packed; copied into the header v from the profile hash the
+-- first time (load_profiles and delete_profiles clear the copy).
+local function profile(key, v)
+  if v[8] == 0 then
+    local p = redis.call('HMGET', key, {profile_fields})
+    v[8] = 1
+    for k = 1, NP do v[8 + k] = tonumber(p[k]) or NAN end
+  end
+  return struct.pack('<' .. string.rep('d', NP), unpack(v, 9, 8 + NP))
 end
 local ttl, seen_ttl, out = ARGV[1], ARGV[2], {{}}
 for i = 0, #KEYS / 3 - 1 do
-  local kstate, kseen, a = KEYS[3 * i + 1], KEYS[3 * i + 2], 2 + 6 * i
-  local ans = redis.call('HGET', kseen, ARGV[a + 1])
-  if not ans then
+  local kstate, kseen, a = KEYS[3 * i + 1], KEYS[3 * i + 2], 2 + 7 * i
+  local ans = ARGV[a + 7] == '0' and redis.call('HGET', kseen, ARGV[a + 1])
+  if ans then  -- a replay: its first answer, with the profile as it now stands
+    local st = load(kstate)
+    ans = ans .. profile(KEYS[3 * i + 3], st and st.v or {{[8] = 0}})
+  else
     local b, cents, ts = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
     local st = load(kstate)
-    local prev, old_h = ',,', nil
+    local old_h = nil
     if st then
       old_h = st.v[3]
-      prev = string.format('%d', st.v[5]) .. ',' .. coordinate(st.v[6]) .. ',' .. coordinate(st.v[7])
     else
-      st = {{v = {{0, 0, b, 0, ts, 0, 0}}, s = '', n = 0, room = 0}}
+      st = {{v = {{0, 0, b, 0, NAN, NAN, NAN, 0}}, s = '', n = 0, room = 0}}
     end
     local v = st.v
-    ans = windows(st, b, 1, cents) .. '|' .. prev
+    local W = windows(st, b, 1, cents)
+    W[#W + 1], W[#W + 2], W[#W + 3] = v[5], v[6], v[7]
+    ans = struct.pack(ANS, unpack(W))
     if old_h == nil or ts >= v[5] then v[5], v[6], v[7] = ts, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]) end
     local h = math.max(old_h or b, b)
     v[3] = h
-    local day = new_day(old_h, b)
-    save(kstate, st, b, 1, cents, day and prunable(st, h) or nil, ttl, day)
+    local day = new_period(old_h, b, DAYB)
+    local fields = profile(KEYS[3 * i + 3], v)
+    save(kstate, st, b, 1, cents, day and prunable(st, h) or nil, ttl, new_period(old_h, b, RENEWB))
     redis.call('HSET', kseen, ARGV[a + 1], ans)
     if day then redis.call('EXPIRE', kseen, seen_ttl) end
+    ans = ans .. fields
   end
-  out[i + 1] = ans .. '|' .. profile(KEYS[3 * i + 3])
+  out[i + 1] = ans
 end
 return out
 """
 
-# Per event KEYS: state, seen:<week>, pending; ARGV: tx_id, bucket, after ARGV[1] ttl.
-# `seen` holds "bucket|answer" (a label finds the bucket there), then "|L" once labelled.
+# Per event KEYS: state, seen:<week>, pending; ARGV: tx_id, bucket, first (as for cards),
+# after ARGV[1] ttl. Answers "c1,..,cn,f1,..,fn".
+# `seen` holds "bucket in its week|answer" (a label finds the bucket there; the answer
+# without its frauds when they are all 0), then "|L" once labelled.
 _TERMINAL_BODY = """
-local ttl, out = ARGV[1], {{}}
+local PERIODB, ttl, out = {period_buckets}, ARGV[1], {{}}
 for i = 0, #KEYS / 3 - 1 do
-  local kseen, kpend, a = KEYS[3 * i + 2], KEYS[3 * i + 3], 1 + 2 * i
+  local kseen, kpend, a = KEYS[3 * i + 2], KEYS[3 * i + 3], 1 + 3 * i
   local tx = ARGV[a + 1]
-  local done = redis.call('HGET', kseen, tx)
+  local done = ARGV[a + 3] == '0' and redis.call('HGET', kseen, tx)
   if done then
     local p = string.find(done, '|', 1, true)
     local z = string.find(done, '|', p + 1, true)
-    out[i + 1] = string.sub(done, p + 1, z and z - 1 or -1)
+    local ans = string.sub(done, p + 1, z and z - 1 or -1)
+    local _, commas = string.gsub(ans, ',', ',')
+    if commas < 2 * NW - 1 then ans = ans .. string.rep(',0', NW) end
+    out[i + 1] = ans
   else
     local b = tonumber(ARGV[a + 2])
     local st = load(KEYS[3 * i + 1])
@@ -242,13 +265,18 @@ for i = 0, #KEYS / 3 - 1 do
       if redis.call('HDEL', kpend, tx) == 1 then labelled, v[5] = 1, v[5] - 1
       elseif redis.call('EXISTS', kpend) == 0 then v[5] = 0 end
     end
-    local ans = windows(st, b, 1, labelled)
+    local W = windows(st, b, 1, labelled)
+    local frauds = 0
+    for w = NW + 1, 2 * NW do frauds = frauds + W[w] end
+    local ans = table.concat(W, ',')
     local h = math.max(old_h or b, b)
     v[3] = h
-    local day = new_day(old_h, b)
-    save(KEYS[3 * i + 1], st, b, 1, labelled, day and prunable(st, h) or nil, ttl, day)
-    redis.call('HSET', kseen, tx, b .. '|' .. ans .. (labelled == 1 and '|L' or ''))
-    if day then redis.call('EXPIRE', kseen, ttl) end
+    save(KEYS[3 * i + 1], st, b, 1, labelled, new_period(old_h, b, DAYB) and prunable(st, h) or nil, ttl,
+         new_period(old_h, b, RENEWB))
+    -- Kept short: the bucket within its period, and the counts alone when no window held a fraud.
+    redis.call('HSET', kseen, tx, (b % PERIODB) .. '|' .. (frauds == 0 and table.concat(W, ',', 1, NW) or ans) ..
+               (labelled == 1 and '|L' or ''))
+    if new_period(old_h, b, PERIODB) then redis.call('EXPIRE', kseen, ttl) end
     out[i + 1] = ans
   end
 end
@@ -273,7 +301,8 @@ for i = 0, #KEYS / 2 - 1 do
       local m = redis.call('HGET', key, tx)
       if m then
         if string.sub(m, -2) == '|L' then r = 0; break end
-        save(kstate, st, tonumber(string.sub(m, 1, string.find(m, '|', 1, true) - 1)), 0, 1, nil, ttl, false)
+        save(kstate, st, week * {period_buckets} + tonumber(string.sub(m, 1, string.find(m, '|', 1, true) - 1)), 0, 1,
+             nil, ttl, false)
         redis.call('HSET', key, tx, m .. '|L')
         r = 1
         break
@@ -295,22 +324,67 @@ return out
 """
 
 
+# Per card KEYS: profile, state; ARGV: 1 and the profile's PROFILE_FIELDS values to
+# load it, 0 to delete it. Clears the state's copy (its flag, at PROFILE_FLAG_AT), so
+# that the card's next event reads the profile again. Answers 1 loaded, else what
+# DEL answered.
+_PROFILE_BODY = """
+local NP, out = {n_profile}, {{}}
+for i = 0, #KEYS / 2 - 1 do
+  local kprof, kstate, a = KEYS[2 * i + 1], KEYS[2 * i + 2], 1 + (NP + 1) * i
+  if ARGV[a] == '1' then
+    redis.call('HSET', kprof, {field_args})
+    out[i + 1] = 1
+  else
+    out[i + 1] = redis.call('DEL', kprof)
+  end
+  if redis.call('EXISTS', kstate) == 1 then redis.call('SETRANGE', kstate, {flag_at}, struct.pack('<i4', 0)) end
+end
+return out
+"""
+
+
 def _lib(view: MultiWindowView, kind: str) -> str:
     lo, hi = _offsets(view)
     head, bucket = STATE_FORMATS[kind]
     return _LIB.format(nw=len(lo), lo=", ".join(map(str, lo)), hi=hi, widest=lo.index(min(lo)) + 1,
-                       day_buckets=DAY_MS // view.bucket_ms, prune_at=PRUNE_AT, spare=SPARE, head=head, bucket=bucket,
+                       day_buckets=DAY_MS // view.bucket_ms, renew_buckets=RENEW_DAYS * DAY_MS // view.bucket_ms,
+                       prune_at=PRUNE_AT, spare=SPARE, head=head, bucket=bucket,
                        head_bytes=struct.calcsize(head.replace("i4", "i")),
                        bucket_bytes=struct.calcsize(bucket.replace("i4", "i")))
 
 
-def card_script(view: MultiWindowView, profile_fields: tuple[str, ...]) -> str:
-    fields = ", ".join(f"'{f}'" for f in profile_fields)
-    return _lib(view, "card") + _CARD_BODY.format(profile_fields=fields)
+def card_answer(view: MultiWindowView) -> str:
+    """A card's answer as Lua's `struct` packs it: each window's count and cents, then the
+    previous transaction's (ts, x, y); in a reply, the credit profile's doubles follow."""
+    return "<" + "i4" * len(view.windows_days) + "d" * len(view.windows_days) + "ddd"
+
+
+def card_reply_dtype(view: MultiWindowView, profile_fields: int) -> np.dtype:
+    """A card script's reply (`card_answer`, then the profile's doubles), as numpy reads it."""
+    nw = len(view.windows_days)
+    return np.dtype([("count", "<i4", (nw,)), ("cents", "<f8", (nw,)), ("prev", "<f8", (3,)),
+                     ("profile", "<f8", (profile_fields,))])
+
+
+def card_script(view: MultiWindowView) -> str:
+    fields = ", ".join(f"'{f}'" for f in PROFILE_FIELDS)
+    return _lib(view, "card") + _CARD_BODY.format(profile_fields=fields, n_profile=len(PROFILE_FIELDS),
+                                                  answer=card_answer(view))
+
+
+# Where the card header's profile flag lies: after X0, Y0, head, n, ts, x, y.
+PROFILE_FLAG_AT = struct.calcsize("<ddiiddd")
+
+
+def profile_script(view: MultiWindowView) -> str:
+    field_args = ", ".join(f"'{f}', ARGV[a + {k + 1}]" for k, f in enumerate(PROFILE_FIELDS))
+    return _lib(view, "card") + _PROFILE_BODY.format(n_profile=len(PROFILE_FIELDS), field_args=field_args,
+                                                     flag_at=PROFILE_FLAG_AT)
 
 
 def terminal_script(view: MultiWindowView) -> str:
-    return _lib(view, "terminal") + _TERMINAL_BODY.format()
+    return _lib(view, "terminal") + _TERMINAL_BODY.format(period_buckets=TERMINAL_SEEN_PERIOD_MS // view.bucket_ms)
 
 
 def label_script(view: MultiWindowView) -> str:

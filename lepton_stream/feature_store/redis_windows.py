@@ -3,9 +3,11 @@
 Key layout (`{...}` are Redis Cluster hash tags: each script touches one slot;
 the scripts and the meaning of each field are in `redis_lua.py`):
 - `lepton:{c:<card_id>}:s`, `:seen:<period>`  the card's state in one packed
-  string (hour buckets of count and cents, latest transaction) and the answer
-  each transaction got (replays get it again and change nothing);
-- `lepton:{c:<card_id>}:profile`  the credit profile (reference data, no expiry);
+  string (hour buckets of count and cents, latest transaction, a copy of the
+  credit profile) and the answer each transaction got (replays get it again
+  and change nothing);
+- `lepton:{c:<card_id>}:profile`  the credit profile (reference data, no expiry),
+  changed only through `load_profiles`/`delete_profiles`, which clear the state's copy;
 - `lepton:{t:<terminal_id>}:s`, `:seen:<period>`  the same for terminals
   (count, labelled frauds); `seen` also tells a label its transaction's bucket;
 - `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
@@ -14,9 +16,10 @@ the scripts and the meaning of each field are in `redis_lua.py`):
   it) and `writes` (events written so far); a job checks it with every batch;
 - `lepton:{x:<tx_id>}`  the transaction's first sighting, "<fingerprint>|<source
   record>", for the replay horizon: tells a replay from a duplicate or a conflict.
-State keys expire `view.ttl_s` after their last write and old buckets are
-pruned as the head moves; a card's `seen` periods expire after the replay horizon
-(`Settings.job.replay_horizon_s`), a terminal's after its view's TTL (labels need them).
+State keys expire `view.ttl_s` after their expiry was last renewed (once a week
+of the entity's events) and old buckets are pruned as the head moves; a card's
+`seen` periods expire after the replay horizon (`Settings.job.replay_horizon_s`),
+a terminal's after its view's TTL (labels need them).
 Every batch is one pipelined round trip of script calls, each for a chunk of
 the batch's events; the scripts are idempotent by tx_id, so a batch is simply
 sent again after a failure or a Redis restart. On a Redis Cluster
@@ -44,8 +47,10 @@ from lepton_stream.feature_store.redis_lua import (
     DAY_MS,
     STATE_FORMATS,
     TERMINAL_SEEN_PERIOD_MS,
+    card_reply_dtype,
     card_script,
     label_script,
+    profile_script,
     terminal_script,
 )
 from lepton_stream.features.aggregates import Aggregates
@@ -62,17 +67,20 @@ _CHUNK = 8  # script calls per write: see `_run`
 # ARGV tables) is paid once per chunk, and a call stays short enough (well under a
 # millisecond) that other clients are not kept waiting.
 EVENTS_PER_CALL = 32
-_EMPTY = re.compile(rb",(?=,|$)")  # an empty field (unknown value) in a comma list
 
 
 class RedisWindowStore:
     def __init__(self, url: str, *, socket_timeout: float = 5.0, replay_horizon_s: int = 7 * 86_400,
                  cluster: bool = False) -> None:
         self._replay_horizon_s = replay_horizon_s
+        # tx_ids whose claim was a first sighting, for the next apply only: the scripts
+        # skip looking them up in `seen` (see `_first_flags`).
+        self._fresh: set[str] = set()
         self._scripts = {
-            "card": card_script(CARD_WINDOWS, PROFILE_FIELDS),
+            "card": card_script(CARD_WINDOWS),
             "terminal": terminal_script(TERMINAL_WINDOWS),
             "label": label_script(TERMINAL_WINDOWS),
+            "profile": profile_script(CARD_WINDOWS),
         }
         self._sha = {name: hashlib.sha1(body.encode()).hexdigest() for name, body in self._scripts.items()}
         # Any: redis-py types its sync and asyncio clients with one signature (`Awaitable[T] | T`).
@@ -98,10 +106,12 @@ class RedisWindowStore:
     def terminal_key(terminal_id: str, suffix: str) -> str:
         return f"lepton:{{t:{terminal_id}}}:{suffix}"
 
-    def _run(self, name: str, events: Sequence[tuple[list[str], list[Any]]], common: list[Any]) -> list:
+    def _run(self, name: str, events: Sequence[tuple[list[str], list[Any]]], common: list[Any],
+             flagged: bool = False) -> list:
         """Script `name` over each event's (keys, args), `common` args first, in one
         pipelined round trip; one answer per event. Scripts missing (a restarted
-        Redis) are loaded and the batch sent again, which idempotence makes safe.
+        Redis) are loaded and the batch sent again, which idempotence makes safe
+        (`flagged`: each event's last arg is its first-sighting flag, cleared then).
 
         Packs and reads the commands directly (hiredis) rather than through
         redis-py's pipeline object, whose per-command bookkeeping cost more than
@@ -110,13 +120,13 @@ class RedisWindowStore:
         if self._cluster is not None:
             return [r[0] for r in self._cluster.execute([(keys[0], ("EVALSHA", sha, len(keys), *keys, *common, *args))
                                                          for keys, args in events])]
-        commands = []
-        for start in range(0, len(events), EVENTS_PER_CALL):
-            chunk = events[start:start + EVENTS_PER_CALL]
-            keys = [k for ks, _ in chunk for k in ks]
-            commands.append(pack_command(("EVALSHA", sha, len(keys), *keys, *common,
-                                          *(a for _, args in chunk for a in args))))
         for attempt in (0, 1):
+            commands = []
+            for start in range(0, len(events), EVENTS_PER_CALL):
+                chunk = events[start:start + EVENTS_PER_CALL]
+                keys = [k for ks, _ in chunk for k in ks]
+                commands.append(pack_command(("EVALSHA", sha, len(keys), *keys, *common,
+                                              *(a for _, args in chunk for a in args))))
             conn = self._redis.connection_pool.get_connection()
             replies: list = []
             error: Exception | None = None
@@ -141,6 +151,8 @@ class RedisWindowStore:
                 raise error
             for body in self._scripts.values():
                 self._redis.script_load(body)
+            if flagged:  # calls before the failing one may have run: look every event up
+                events = [(keys, [*args[:-1], "0"]) for keys, args in events]
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -168,7 +180,9 @@ class RedisWindowStore:
 
     def claim(self, claims: Sequence[TxClaim]) -> list[Verdict]:
         """One pipelined round trip of `SET NX GET` (Redis 7): the first claim of a
-        tx_id stores its sighting, every later one reads it back."""
+        tx_id stores its sighting, every later one reads it back. The next apply
+        takes a first sighting as never applied, so a transaction applied at all is
+        claimed before (the pipeline's dedup stage, a rebuild) or never (a backfill)."""
         if not claims:
             return []
         ttl = str(self._replay_horizon_s + DAY_MS // 1000)
@@ -177,7 +191,16 @@ class RedisWindowStore:
                                              for c in claims for k in (f"lepton:{{x:{c.tx_id}}}",)])
         else:
             replies = self._claim_one_node(claims, ttl)
-        return [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
+        verdicts = [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
+        self._fresh = {c.tx_id for c, v in zip(claims, verdicts, strict=True) if v == "new"}
+        return verdicts
+
+    def _first_flags(self, txs: Sequence[TxFacts]) -> list[str]:
+        """"1" for each transaction that cannot have been applied: its claim, just
+        made by this store, was the tx_id's first sighting. Taken once: should the
+        apply fail part-way and be tried again, that try looks every transaction up."""
+        fresh, self._fresh = self._fresh, set()
+        return ["1" if t.tx_id in fresh else "0" for t in txs]
 
     def _claim_one_node(self, claims: Sequence[TxClaim], ttl: str) -> list:
         conn = self._redis.connection_pool.get_connection()
@@ -204,27 +227,23 @@ class RedisWindowStore:
         cw, tw = CARD_WINDOWS, TERMINAL_WINDOWS
         seen_ttl = self._replay_horizon_s + DAY_MS // 1000
         card_calls, term_calls = [], []
-        for t in txs:
+        for t, first in zip(txs, self._first_flags(txs), strict=True):
             c = f"lepton:{{c:{t.card_id}}}:"
             term = f"lepton:{{t:{t.terminal_id}}}:"
             card_calls.append(([c + "s", f"{c}seen:{t.ts_ms // CARD_SEEN_PERIOD_MS}", c + "profile"],
                           [t.tx_id, t.ts_ms // cw.bucket_ms, t.amount_cents, t.ts_ms, repr(float(t.x)),
-                           repr(float(t.y))]))
+                           repr(float(t.y)), first]))
             term_calls.append(([term + "s", f"{term}seen:{t.ts_ms // TERMINAL_SEEN_PERIOD_MS}", term + "pending"],
-                          [t.tx_id, t.ts_ms // tw.bucket_ms]))
-        card_replies = self._run("card", card_calls, [cw.ttl_s, seen_ttl])
-        term_replies = self._run("terminal", term_calls, [tw.ttl_s])
-        n, nc, nt, npf = len(txs), len(cw.windows_days), len(tw.windows_days), len(PROFILE_FIELDS)
-        # Parsed in bulk: every card answer has the same 2nc + 3 + npf fields, empty ones unknown.
-        width = 2 * nc + 3 + npf
-        blob = _EMPTY.sub(b",nan", b",".join(card_replies).replace(b"|", b","))
-        cards = np.fromstring(blob, sep=",").reshape(n, width) if n else np.zeros((0, width))
+                          [t.tx_id, t.ts_ms // tw.bucket_ms, first]))
+        card_replies = self._run("card", card_calls, [cw.ttl_s, seen_ttl], flagged=True)
+        term_replies = self._run("terminal", term_calls, [tw.ttl_s], flagged=True)
+        n, nt, npf = len(txs), len(tw.windows_days), len(PROFILE_FIELDS)
+        cards = np.frombuffer(b"".join(card_replies), card_reply_dtype(cw, npf), count=n).copy()
         terms = np.fromstring(b",".join(term_replies), sep=",").reshape(n, 2 * nt) if n else np.zeros((0, 2 * nt))
-        card_count, card_sum = cards[:, :nc].astype(np.int64), cards[:, nc:2 * nc].astype(np.int64)
-        prev = cards[:, 2 * nc:2 * nc + 3]
-        profiles = cards[:, 2 * nc + 3:]
+        card_count, card_sum = cards["count"].astype(np.int64), cards["cents"].astype(np.int64)
+        prev = cards["prev"]
         defaults = np.array([DEFAULT_PROFILE[f] for f in PROFILE_FIELDS])
-        profiles = np.where(np.isnan(profiles), defaults, profiles)
+        profiles = np.where(np.isnan(cards["profile"]), defaults, cards["profile"])
         t_count, t_frauds = terms[:, :nt].astype(np.int64), terms[:, nt:].astype(np.int64)
         agg = Aggregates(card_count, card_sum, prev[:, 0], prev[:, 1], prev[:, 2], t_count, t_frauds)
         return agg, profiles
@@ -252,20 +271,17 @@ class RedisWindowStore:
 
     def load_profiles(self, card_ids: Sequence[str], rows: np.ndarray) -> int:
         """Reference data: each card's credit profile (PROFILE_FIELDS order); no expiry."""
-        pipe = self._redis.pipeline(transaction=False)
-        for card, row in zip(card_ids, rows, strict=True):
-            pipe.hset(self.card_key(card, "profile"), mapping=dict(zip(PROFILE_FIELDS, map(repr, map(float, row)),
-                                                                       strict=True)))
-        pipe.execute()
+        events = [([self.card_key(card, "profile"), self.card_key(card, "s")], ["1", *map(repr, map(float, row))])
+                  for card, row in zip(card_ids, rows, strict=True)]
+        self._run("profile", events, [])
         return len(card_ids)
 
     def delete_profiles(self, card_ids: Sequence[str]) -> int:
         if not card_ids:
             return 0
-        pipe = self._redis.pipeline(transaction=False)
-        for card in card_ids:
-            pipe.delete(self.card_key(card, "profile"))
-        return sum(pipe.execute())
+        events = [([self.card_key(card, "profile"), self.card_key(card, "s")], ["0", *[""] * len(PROFILE_FIELDS)])
+                  for card in card_ids]
+        return sum(int(r) for r in self._run("profile", events, []))
 
     def describe(self, card_id: str | None = None, terminal_id: str | None = None, at_ms: int | None = None) -> dict:
         """Current window values of a card and/or terminal (read-only), for other services."""

@@ -8,6 +8,9 @@ from typing import Any
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 DAY_BUCKETS = 24
+# A store renews an entity's expiry at most once per this many days of its events,
+# not with every event, so its state outlives the last write by `ttl_s` less this.
+RENEW_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,9 @@ class MultiWindowView:
 
     @property
     def ttl_s(self) -> int:
-        return self.keep_buckets * self.bucket_ms // 1000 + 86_400
+        """How long a store keeps an entity's state after renewing its expiry: its
+        buckets, a day of slack, and the days until the next renewal."""
+        return self.keep_buckets * self.bucket_ms // 1000 + 86_400 * (1 + RENEW_DAYS)
 
 
 # The handbook's feature views (Le Borgne et al., chapter 3.4): per card, count and
