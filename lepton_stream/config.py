@@ -139,7 +139,9 @@ class Job(_Section):
     # "scoring", or "passthrough": parse and emit a bare score per event, no Redis, no
     # Triton; the benchmark's floor of what the data plane alone costs on a machine.
     pipeline: PipelineKind = "scoring"
-    checkpoint_interval_ms: int = 2000
+    # How often outputs commit, so how soon a read_committed reader sees them: chosen by
+    # the bench's alert_latency (benchmarks/results/pipeline.json, docs/performance.md).
+    checkpoint_interval_ms: int = 200
     delivery_guarantee: DeliveryGuarantee = "exactly-once"
     # Kafka transactional ids of the exactly-once sink: a new one per checkpoint
     # ("incrementing"), or a small pool reused ("pooling": no new producer id per checkpoint).
