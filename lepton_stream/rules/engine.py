@@ -65,6 +65,14 @@ class RuleHits:
             raise IndexError(f"row {i} of a batch of {len(self.matched)}")
         return self._alerts[self._starts[i]:self._starts[i + 1]]
 
+    def totals(self) -> list[tuple[str, int, str, str | None, int]]:
+        """(rule id, version, action, severity, transactions matched) of every rule, in rule order:
+        a rule that matched nothing is there too, with 0."""
+        suppress = set(self.suppress_columns.tolist())
+        return [(rule_id, version, "suppress" if j in suppress else "alert", severity, int(n))
+                for j, (rule_id, version, severity, n) in enumerate(zip(
+                    self.rule_ids, self.versions, self.severities, self.matched.sum(axis=0).tolist(), strict=True))]
+
     def suppressed(self, i: int) -> bool:
         """Whether a suppress rule matched transaction i: the model's alert is not raised."""
         return bool(self.suppressed_rows[i])
