@@ -43,7 +43,8 @@ import time
 from typing import Any, cast
 
 import faust
-from faust.types import EventT, StreamT, TableT
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, EventT, StreamT, TableT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lepton_stream import logs
@@ -75,7 +76,17 @@ MALFORMED_LOG_EVERY_S = 1.0  # per topic and reason: a flood of bad records is c
 log = logs.get("lepton.monitor")
 
 
+async def _changelog_ends(self: faust_aiokafka.AIOKafkaConsumerThread, partitions: list[TP]) -> dict[TP, int]:
+    """Where table recovery must read to: the broker's end offsets, at the consumer's isolation
+    level (read_committed: the last stable offset). Faust 0.15 takes the last stable offset from
+    the consumer's last fetch instead, which is None for a partition not fetched yet: a monitor
+    restarted before its first fetch came back with every changelog read as empty and its
+    tables lost (seen in tests/integration/test_alert_monitor.py)."""
+    return cast(dict[TP, int], await self._ensure_consumer().end_offsets(partitions))
+
+
 def create_app(s: Settings) -> faust.App:
+    faust_aiokafka.AIOKafkaConsumerThread._highwaters = _changelog_ends  # type: ignore[method-assign]
     app = faust.App(
         s.oncall.monitor_app_id,
         broker=f"kafka://{s.kafka_bootstrap}",
