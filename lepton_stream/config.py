@@ -227,6 +227,22 @@ class Oncall(_Section):
     spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
     drift_threshold: float = 0.25  # total variation distance of score histograms that pages
     baseline_minutes: int = 15
+    # When a live rule pages (rule_hits_spike). LeptonRuleHitsSpike in
+    # monitoring/prometheus/rules/lepton.rules.yml uses the same numbers
+    # (tests/unit/test_monitoring_config.py checks that they agree).
+    rule_spike_window_min: int = 5  # A rule's hits over the last this many minutes (the short window)...
+    rule_baseline_min: int = 60  # ...are compared with its rate over this many minutes before them...
+    rule_spike_factor: float = 5.0  # ...and page when over this many times that rate...
+    rule_spike_min_hits: int = 50  # ...and at least this many: a rule going from 0 to 2 hits is not news
+    rule_grace_min: int = 60  # a rule first seen less than this long ago never pages (no baseline yet)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("rule_spike_window_min", "rule_baseline_min", "rule_spike_factor", "rule_spike_min_hits"):
+            if not getattr(self, name) > 0:  # NaN too
+                raise SettingsError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")
+        if self.rule_grace_min < 0:
+            raise SettingsError(f"LEPTON_RULE_GRACE_MIN={self.rule_grace_min}: must be 0 or more")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ Run: `python -m stream_jobs.alert_monitor` (settings from LEPTON_* as everywhere
 - Detection (lepton_stream/oncall/detection.py, pure) runs on each alert
   against the previous `baseline_minutes`; each page is sent once per kind and
   minute, with its evidence, to `oncall-pages`.
+- Live rules: each pipeline-metrics record lists every live rule's hits in its
+  window; they are counted per minute and rule (and what was last heard of
+  each rule kept per partition), and a rule far above its own baseline pages
+  `rule_hits_spike`, once per rule and short window
+  (lepton_stream/oncall/rule_hits.py, pure).
 - One instance: alerts are a few per cent of the traffic, and detection needs
   every partition's count of a minute in one place (two workers would each
   see part of a spike). Kubernetes: one replica; a restart recovers the tables.
@@ -38,7 +43,8 @@ import time
 from typing import Any, cast
 
 import faust
-from faust.types import EventT, StreamT, TableT
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, EventT, StreamT, TableT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lepton_stream import logs
@@ -60,8 +66,9 @@ from lepton_stream.oncall.detection import (
     store_lost,
     total_variation,
 )
-from lepton_stream.oncall.records import Malformed, excerpt, parse_alert, parse_metrics
-from lepton_stream.oncall.snapshot import build_snapshot, render_html, split_key
+from lepton_stream.oncall.records import Malformed, TaskSummary, excerpt, parse_alert, parse_metrics
+from lepton_stream.oncall.rule_hits import first_minute, merge_seen, paged_lately, rule_rows, rule_spike, seen
+from lepton_stream.oncall.snapshot import build_snapshot, by_minute, render_html, split_key
 from lepton_stream.oncall.web import security_headers
 
 RETENTION_MIN = 120
@@ -69,7 +76,17 @@ MALFORMED_LOG_EVERY_S = 1.0  # per topic and reason: a flood of bad records is c
 log = logs.get("lepton.monitor")
 
 
+async def _changelog_ends(self: faust_aiokafka.AIOKafkaConsumerThread, partitions: list[TP]) -> dict[TP, int]:
+    """Where table recovery must read to: the broker's end offsets, at the consumer's isolation
+    level (read_committed: the last stable offset). Faust 0.15 takes the last stable offset from
+    the consumer's last fetch instead, which is None for a partition not fetched yet: a monitor
+    restarted before its first fetch came back with every changelog read as empty and its
+    tables lost (seen in tests/integration/test_alert_monitor.py)."""
+    return cast(dict[TP, int], await self._ensure_consumer().end_offsets(partitions))
+
+
 def create_app(s: Settings) -> faust.App:
+    faust_aiokafka.AIOKafkaConsumerThread._highwaters = _changelog_ends  # type: ignore[method-assign]
     app = faust.App(
         s.oncall.monitor_app_id,
         broker=f"kafka://{s.kafka_bootstrap}",
@@ -100,7 +117,9 @@ def create_app(s: Settings) -> faust.App:
     hist_t = table("scores-minute-histogram", default=None)  # "<minute>|<partition>" -> counts per score bin
     tasks_t = table("pipeline-tasks", default=None)  # task_id (the topic's key) -> its last record, summarised
     pages_t = table("pages-sent", default=None)  # Page.key -> page
-    last_pruned: dict[int, int] = {}
+    rule_hits_t = table("rule-hits-minute")  # "<minute>|<rule id>|<partition>" -> transactions matched
+    rules_t = table("rules-seen", default=None)  # "<rule id>|<partition>" -> RuleSeen, as a dict
+    last_pruned: dict[tuple[str, int], int] = {}  # (agent, partition) -> minute
     last_logged: dict[tuple[str, str], tuple[float, int]] = {}  # (topic, reason) -> (when, skipped since)
     parts = range(s.endpoints.partitions)
 
@@ -137,16 +156,48 @@ def create_app(s: Settings) -> faust.App:
             "bytes": len(value) if isinstance(value, bytes | str) else None, "excerpt": excerpt(value),
             "skipped_unlogged": since})
 
-    def prune(minute: int, part: int) -> None:
-        """Drop this partition's minutes older than the retention (tombstones in its changelog)."""
-        if last_pruned.get(part) == minute:
-            return
-        last_pruned[part] = minute
-        for t in (severity_t, terminal_t, merchant_t, hist_t):
+    def prune(minute: int, part: int, agent: str, tables: tuple[TableT, ...]) -> bool:
+        """Drop this partition's minutes older than the retention (tombstones in its changelog),
+        once a minute per agent and partition; whether it did."""
+        if last_pruned.get((agent, part)) == minute:
+            return False
+        last_pruned[(agent, part)] = minute
+        for t in tables:
             old = [k for k in list(t.keys())
                    if k.endswith(f"|{part}") and split_key(k)[0] < minute - RETENTION_MIN]
             for key in old:
                 del t[key]
+        return True
+
+    def rule_hits_of(rule_id: str, first: int, last: int) -> dict[int, int]:
+        """A rule's hits per minute from `first` to `last`, every partition's added up."""
+        return {k: n for k in range(first, last + 1)
+                if (n := sum(rule_hits_t.get(f"{k}|{rule_id}|{p}", 0) for p in parts))}
+
+    async def count_rules(task: TaskSummary, part: int) -> None:
+        """A record's rule hits into the tables; then each of its rules against its baseline."""
+        now_ms = time.time_ns() // 1_000_000
+        minute = minute_of(task.window_end or now_ms)  # a record without a window end is about now
+        for count in task.rule_hits:
+            if count.hits:
+                rule_hits_t[f"{minute}|{count.id}|{part}"] += count.hits
+            key = f"{count.id}|{part}"
+            before = rules_t.get(key)
+            after = seen(before, count, minute).to_dict()
+            if after != before:  # most records change nothing: no changelog write for those
+                rules_t[key] = after
+        for count in task.rule_hits:
+            rule = merge_seen(rules_t.get(f"{count.id}|{p}") for p in parts)
+            if rule is None or any(pages_t.get(k) is not None for k in paged_lately(rule.id, minute, s.oncall)):
+                continue
+            page = rule_spike(minute, rule, rule_hits_of(rule.id, first_minute(minute, s.oncall), minute), s.oncall)
+            if page is not None:
+                await send_page(page)
+        if prune(minute, part, "rules", (rule_hits_t,)):  # and the rules no task has listed for as long
+            for key, entry in list(rules_t.items()):
+                rule = merge_seen([entry])
+                if key.endswith(f"|{part}") and (rule is None or rule.last < minute - RETENTION_MIN):
+                    del rules_t[key]
 
     @app.agent(alerts_topic)
     async def count_alerts(stream: StreamT) -> None:
@@ -175,7 +226,7 @@ def create_app(s: Settings) -> faust.App:
             for page in detect(minute, rate, hists, baseline_n=s.oncall.baseline_minutes, factor=s.oncall.spike_factor,
                                min_alerts=s.oncall.spike_min_alerts, drift_threshold=s.oncall.drift_threshold):
                 await send_page(page)
-            prune(minute, part)
+            prune(minute, part, "alerts", (severity_t, terminal_t, merchant_t, hist_t))
 
     @app.agent(metrics_topic)
     async def watch_pipeline(stream: StreamT) -> None:
@@ -194,13 +245,23 @@ def create_app(s: Settings) -> faust.App:
                          store_lost(minute, task.feature_store, task.feature_store_reason, task.task_id)):
                 if page is not None:
                     await send_page(page)
+            await count_rules(task, event.message.partition)
 
     def snapshot() -> dict[str, Any]:
         latest = max([split_key(k)[0] for k in hist_t.keys()] + [0])
         now = max(minute_of(time.time_ns() // 1_000_000), latest)
         _, hists = rate_and_hists(now, first=now - max(15, s.oncall.baseline_minutes))
+        per_rule: dict[str, dict[int, int]] = {}
+        for k, counts in by_minute(rule_hits_t.items()).items():
+            for rule_id, n in counts.items():
+                per_rule.setdefault(rule_id, {})[k] = n
+        seen_by_id: dict[str, list] = {}
+        for key, entry in rules_t.items():
+            seen_by_id.setdefault(key.rpartition("|")[0], []).append(entry)
+        rules = {rule_id: r for rule_id, entries in seen_by_id.items() if (r := merge_seen(entries)) is not None}
         return build_snapshot(now, severity_t.items(), terminal_t.items(), merchant_t.items(), hists,
-                              dict(tasks_t.items()), [v for _, v in pages_t.items()])
+                              dict(tasks_t.items()), [v for _, v in pages_t.items()],
+                              rules=rule_rows(now, rules, per_rule, s.oncall))
 
     @app.page("/health")
     async def health(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

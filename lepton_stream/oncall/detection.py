@@ -40,17 +40,18 @@ def baseline_minutes(current: int, n: int) -> list[int]:
 class Page:
     """One `oncall-pages` message: what fired, when, and the numbers behind it."""
 
-    kind: str  # alert_rate_spike | score_drift | latency_slo | feature_store_lost
+    kind: str  # alert_rate_spike | score_drift | latency_slo | feature_store_lost | rule_hits_spike
     minute: int  # epoch minute the evidence is about
     summary: str
     evidence: dict = field(default_factory=dict)
     severity: str = "page"
     schema_version: int = 1
+    subject: str = ""  # what a kind that can page several times a minute is about (rule_hits_spike: the rule)
 
     @property
     def key(self) -> str:
-        """One page per kind and minute: a restarted monitor does not page twice."""
-        return f"{self.kind}|{self.minute}"
+        """One page per kind, minute (and subject): a restarted monitor does not page twice."""
+        return f"{self.kind}|{self.minute}" + (f"|{self.subject}" if self.subject else "")
 
     def to_dict(self) -> dict:
         return asdict(self)

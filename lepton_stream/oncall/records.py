@@ -16,6 +16,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lepton_stream.pipeline.metrics import MAX_RULE_HITS
+from lepton_stream.rules.model import ACTIONS, MAX_VERSION, is_rule_id
 from lepton_stream.schemas.transaction import mask_card_numbers
 
 SEVERITIES = ("high", "medium", "low")
@@ -60,6 +62,17 @@ class MonitorAlert:
 
 
 @dataclass(frozen=True)
+class RuleCount:
+    """One live rule's hits in one pipeline-metrics record (its window, one task)."""
+
+    id: str
+    version: int
+    action: str  # alert | suppress
+    severity: str | None  # an alert rule's; None for a suppress rule
+    hits: int
+
+
+@dataclass(frozen=True)
 class TaskSummary:
     """One scoring task's last pipeline-metrics record, as the monitor's table keeps it."""
 
@@ -74,9 +87,12 @@ class TaskSummary:
     lag: dict[str, int] = field(default_factory=dict)
     feature_store: str = "ok"  # "lost": the task is paused (lepton_stream/pipeline/store_guard.py)
     feature_store_reason: str = ""
+    rule_hits: tuple[RuleCount, ...] = ()  # counted in the monitor's rules tables, not kept per task
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["rule_hits"]
+        return out
 
 
 def excerpt(value: bytes | str | object) -> str:
@@ -189,6 +205,35 @@ def _lag(obj: dict[str, Any]) -> dict[str, int]:
     return out
 
 
+def _rule_hits(obj: dict[str, Any]) -> tuple[RuleCount, ...]:
+    """`rule_hits`: absent (an older job, a feature-store report) is no rules, not zero hits."""
+    entries = obj.get("rule_hits")
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise Malformed("bad_type", "rule_hits", type(entries).__name__)
+    if len(entries) > MAX_RULE_HITS:
+        raise Malformed("too_long", "rule_hits", f"{len(entries)} entries")
+    out: dict[str, RuleCount] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise Malformed("bad_type", "rule_hits", type(entry).__name__)
+        try:  # the field is "rule_hits", whatever the entry's own field
+            rule_id = _id(entry, "id", required=True)
+            version = _integer(entry, "version", MAX_VERSION, required=True)
+            hits = _integer(entry, "hits", MAX_COUNT, required=True)
+        except Malformed as exc:
+            raise Malformed(exc.reason, "rule_hits") from None
+        assert rule_id is not None and version is not None and hits is not None
+        action, severity = entry.get("action"), entry.get("severity")
+        # Ids are table keys and page text: only what a rule id can be (lepton_stream/rules/model.py).
+        if not is_rule_id(rule_id) or rule_id in out or action not in ACTIONS or \
+                (severity is not None and severity not in SEVERITIES):
+            raise Malformed("out_of_range", "rule_hits")
+        out[rule_id] = RuleCount(rule_id, version, action, severity, hits)
+    return tuple(out.values())
+
+
 def parse_metrics(value: bytes | str) -> TaskSummary:
     """One `pipeline-metrics` value, summarised for the monitor's tasks table, or Malformed."""
     obj = _object(value)
@@ -205,4 +250,4 @@ def parse_metrics(value: bytes | str) -> TaskSummary:
         raise Malformed("bad_type", "feature_store_reason")
     return TaskSummary(task_id, _integer(obj, "window_end", MAX_TS_MS), **counts, p99_ms=p99,
                        lag_total=min(sum(lag.values()), MAX_COUNT), lag=lag, feature_store=store,
-                       feature_store_reason=cap(reason, MAX_REASON_CHARS))
+                       feature_store_reason=cap(reason, MAX_REASON_CHARS), rule_hits=_rule_hits(obj))

@@ -60,7 +60,9 @@ def top(counts: Mapping[int, Mapping[str, int]], minutes: Iterable[int], n: int 
 
 def build_snapshot(now_minute: int, severity: Iterable[tuple[str, int]], terminal: Iterable[tuple[str, int]],
                    merchant: Iterable[tuple[str, int]], hists: Mapping[int, list[int]],
-                   pipeline: Mapping[str, dict], pages: Iterable[dict], *, window: int = 15) -> dict[str, Any]:
+                   pipeline: Mapping[str, dict], pages: Iterable[dict], *, window: int = 15,
+                   rules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`rules`: the rules table's rows (lepton_stream/oncall/rule_hits.py rule_rows)."""
     sev, term, merch = by_minute(severity), by_minute(terminal), by_minute(merchant)
     minutes = list(range(now_minute - window + 1, now_minute + 1))
     rows = []
@@ -77,6 +79,7 @@ def build_snapshot(now_minute: int, severity: Iterable[tuple[str, int]], termina
                             "baseline": pooled_histogram(hists, baseline_minutes(now_minute, window))},
         "pipeline": sorted((_task(r) for r in pipeline.values() if isinstance(r, dict)),
                            key=lambda r: r["task_id"]),
+        "rules": list(rules or []),
         "pages": sorted(pages, key=lambda p: (p.get("minute", 0), p.get("kind", "")), reverse=True)[:20],
     }
 

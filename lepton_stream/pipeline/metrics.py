@@ -15,6 +15,10 @@ from lepton_stream.config import Settings
 from lepton_stream.observability.pipeline import observe_batch, observe_lag
 from lepton_stream.pipeline.batch import Batch, OutRecord
 
+# The most rules one record lists (those with the most hits first): keeps a record of
+# rules with 64-character ids well under the 64 KiB the alert monitor accepts.
+MAX_RULE_HITS = 256
+
 Lag = Callable[[dict[tuple[str, int], int]], dict[str, int]]  # last offsets -> lag per "topic/partition"
 
 
@@ -37,6 +41,7 @@ class MetricsStage:
         self.latencies_ms: list[int] = []
         self.offsets: dict[tuple[str, int], int] = {}
         self.stage_s: dict[str, float] = {}
+        self.rule_hits: dict[str, tuple[int, str, str | None, int]] = {}  # id -> version, action, severity, hits
 
     def __call__(self, batch: Batch) -> Batch:
         topics = self.settings.topics
@@ -54,6 +59,11 @@ class MetricsStage:
                 self.dlq += 1
         self.labels += batch.labels_applied + batch.labels_pending
         self.duplicates += batch.duplicates
+        if batch.rule_hits is not None:
+            for rule_id, version, action, severity, n in batch.rule_hits.totals():
+                before = self.rule_hits.get(rule_id)
+                # A rule changed in the window: its latest version, with every hit of the window.
+                self.rule_hits[rule_id] = (version, action, severity, n + (before[3] if before else 0))
         for stage, seconds in batch.stage_s.items():
             self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
         if batch.scores is not None:
@@ -84,10 +94,19 @@ class MetricsStage:
             # window is time outside the pipeline (waiting for input, Flink's own work).
             "stage_s": {k: round(v, 4) for k, v in self.stage_s.items()},
             "feature_store": "ok",
+            "rule_hits": self._rule_hits(),
             "schema_version": 1,
         }
         observe_lag(lag)
         return json.dumps(body, separators=(",", ":")).encode()
+
+
+    def _rule_hits(self) -> list[dict]:
+        """Every live rule this task evaluated in the window, with its hits (0 included:
+        the alert monitor learns when a rule went live, and a quiet baseline is one)."""
+        ranked = sorted(self.rule_hits.items(), key=lambda kv: (-kv[1][3], kv[0]))[:MAX_RULE_HITS]
+        return [{"id": rule_id, "version": version, "action": action, "severity": severity, "hits": hits}
+                for rule_id, (version, action, severity, hits) in ranked]
 
 
 def kafka_lag(bootstrap: str) -> Lag:

@@ -63,7 +63,8 @@ class RuleStage:
             batch.rule_hits = None
             return batch
         hits = batch.rule_hits = rules.evaluate(rule_columns(batch, rules.names), n=len(batch.valid))
-        for rule_id, count in zip(hits.rule_ids, hits.matched.sum(axis=0).tolist(), strict=True):
-            if count:
-                m.RULE_HITS.labels(rule_id).inc(count)
+        for rule_id, _version, _action, _severity, count in hits.totals():
+            # Every live rule's series, 0 included: the spike alert (LeptonRuleHitsSpike)
+            # needs a rule's quiet hour as its baseline, and a series that does not exist has none.
+            m.RULE_HITS.labels(rule_id).inc(count)
         return batch

@@ -159,6 +159,11 @@ def rule_from_json(data: bytes | str | dict[Any, Any]) -> Rule | RuleError:
         return _fail("unparseable", f"the rule could not be parsed ({type(exc).__name__})")
 
 
+def is_rule_id(text: str) -> bool:
+    """Whether a text could be a rule's id (what readers of rule ids from elsewhere check)."""
+    return bool(_ID.fullmatch(text)) and not has_card_number(text)
+
+
 def validate_rule(rule: Rule) -> RuleError | None:
     """What is wrong with a rule built in code rather than parsed, if anything."""
     checked = _check({name: getattr(rule, name) for name in FIELDS})

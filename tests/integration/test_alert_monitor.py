@@ -52,17 +52,26 @@ def _alert(ts: int, score: float, severity: str, i: int) -> dict:
             "event_ts": ts - 50, "alert_ts": ts, "schema_version": 1}
 
 
+def _task_metrics(ts: int, rule_hits: list[tuple[str, int, str | None, int]]) -> dict:
+    """A scoring task's pipeline-metrics record with these (id, version, severity, hits) rules."""
+    return {"task_id": "scoring/h/1", "window_start": ts - 5_000, "window_end": ts, "events_in": 100, "scored": 100,
+            "alerts": 1, "dlq": 0, "feature_store": "ok", "schema_version": 1,
+            "rule_hits": [{"id": i, "version": v, "action": "alert" if sev else "suppress", "severity": sev, "hits": n}
+                          for i, v, sev, n in rule_hits]}
+
+
 def _counts(s) -> dict[int, int]:
     rows = json.loads(_get(s, "/tables"))["alerts_per_minute"]
     return {r["minute"]: r["total"] for r in rows if r["total"]}
 
 
-def _committed(s) -> int:
-    """Offsets the monitor's consumer group committed on risk-alerts (one message an offset)."""
+def _committed(s, topic: str | None = None) -> int:
+    """Offsets the monitor's consumer group committed on risk-alerts, or `topic` (one message an offset)."""
+    topic = topic or s.topics.risk_alerts
     c = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.oncall.monitor_app_id, "log_level": 0})
     try:
-        parts = c.list_topics(s.topics.risk_alerts, timeout=5).topics[s.topics.risk_alerts].partitions
-        got = c.committed([TopicPartition(s.topics.risk_alerts, p) for p in parts], timeout=5)
+        parts = c.list_topics(topic, timeout=5).topics[topic].partitions
+        got = c.committed([TopicPartition(topic, p) for p in parts], timeout=5)
         return sum(max(tp.offset, 0) for tp in got)
     finally:
         c.close()
@@ -89,17 +98,32 @@ def test_monitor_pages_serves_its_tables_and_recovers_them(stack, tmp_path):
         alerts = [_alert(now - back * 60_000, 0.62, "low", back * 2 + j) for back in range(10, 0, -1)
                   for j in range(2)]
         alerts += [_alert(now, 0.95, "high", 100 + i) for i in range(40)]
+        # A task's rule hits: an alert rule at 1 a minute and an allowlist at 3, for 70 minutes; then
+        # the alert rule matches 120 in this minute, and a rule added 2 minutes ago (in its grace) 200.
+        metrics = [_task_metrics(now - back * 60_000, [("big-ecom", 2, "high", 1), ("allow-payroll", 1, None, 3)])
+                   for back in range(70, 0, -1)]
+        metrics += [_task_metrics(now - back * 60_000, [("new-rule", 1, "low", 0)]) for back in (2, 1)]
+        metrics += [_task_metrics(now, [("big-ecom", 2, "high", 120), ("allow-payroll", 1, None, 3),
+                                        ("new-rule", 1, "low", 200)])]
         p = producer(s.kafka_bootstrap)
         for a in alerts:
             p.produce(s.topics.risk_alerts, key=a["card_id"].encode(), value=json.dumps(a).encode())
+        for r in metrics:
+            p.produce(s.topics.pipeline_metrics, key=r["task_id"].encode(), value=json.dumps(r).encode())
         assert p.flush(10) == 0
 
-        pages = _wait(lambda: [pg for pg in read_json(s.kafka_bootstrap, s.topics.oncall_pages)
-                               if pg["minute"] == minute_of(now)] if len(_counts(s)) == 11 else None)
+        def pages_now():
+            pages = [pg for pg in read_json(s.kafka_bootstrap, s.topics.oncall_pages) if pg["minute"] == minute_of(now)]
+            return pages if len(_counts(s)) == 11 and len({pg["kind"] for pg in pages}) == 3 else None
+
+        pages = _wait(pages_now)
         kinds = {pg["kind"] for pg in pages}
-        assert kinds == {"alert_rate_spike", "score_drift"}
+        assert kinds == {"alert_rate_spike", "score_drift", "rule_hits_spike"}
         spike = next(pg for pg in pages if pg["kind"] == "alert_rate_spike")
         assert spike["evidence"]["alerts"] >= 20 and spike["evidence"]["baseline_median"] <= 2
+        (rule_page,) = [pg for pg in pages if pg["kind"] == "rule_hits_spike"]  # not new-rule: in its grace
+        assert rule_page["subject"] == "big-ecom" and rule_page["evidence"]["hits"] >= 120
+        assert "lepton-stream rules disable big-ecom" in rule_page["summary"]
 
         _wait(lambda: sum(_counts(s).values()) == 60)
         counts = _counts(s)
@@ -108,21 +132,33 @@ def test_monitor_pages_serves_its_tables_and_recovers_them(stack, tmp_path):
         hist = tables["score_histogram"]  # "current" is the wall-clock minute: it may have moved on
         assert hist["current"][9] + hist["baseline"][9] == 40 and hist["baseline"][6] == 20
         assert {t["terminal_id"] for t in tables["top_terminals"]} == {"T0", "T1", "T2"}
-        assert "Lepton Stream" in _get(s, "/ui") and "alert_rate_spike" in _get(s, "/ui")
+        # The rule page came with the task's last record: the table has read every record by now.
+        rules = {r["id"]: r for r in tables["rules"]}
+        assert {(r["id"], r["version"], r["action"], r["severity"], r["state"]) for r in rules.values()} == {
+            ("big-ecom", 2, "alert", "high", "spike"), ("allow-payroll", 1, "suppress", None, "ok"),
+            ("new-rule", 1, "alert", "low", "grace")}
+        assert rules["big-ecom"]["hits_window"] >= 120 and rules["big-ecom"]["baseline_per_min"] == 1.0
+        assert 3 * 55 <= rules["allow-payroll"]["hits_last_hour"] <= 3 * 60 and rules["new-rule"]["hits_window"] == 200
+        ui = _get(s, "/ui")
+        assert "Lepton Stream" in ui and "alert_rate_spike" in ui and "rule_hits_spike" in ui and "big-ecom" in ui
         prom = _get(s, "/metrics")
         assert 'lepton_monitor_alerts_seen_total{severity="high"} 40.0' in prom
         assert "lepton_monitor_pages_total" in prom
 
         # Exactly-once: the consumed offsets commit with the changelog writes. Once every
         # alert's offset is committed, a restarted monitor reads nothing from risk-alerts
-        # again: whatever its tables hold after the restart came from the changelogs.
-        _wait(lambda: _committed(s) == len(alerts))
+        # again: whatever its tables hold after the restart came from the changelogs. The same
+        # for the rule hits on pipeline-metrics (and no transaction is left open by the stop).
+        _wait(lambda: _committed(s) == len(alerts) and _committed(s, s.topics.pipeline_metrics) == len(metrics))
         stop_monitor(proc)
         proc = start_monitor(s, log)
         wait_monitor(s, proc, log)
         _wait(lambda: _counts(s) == counts, timeout_s=20)
         assert _committed(s) == len(alerts)
         assert {p["kind"] for p in json.loads(_get(s, "/tables"))["pages"]} == kinds
+        recovered = {r["id"]: r for r in json.loads(_get(s, "/tables"))["rules"]}
+        assert {k: (r["version"], r["first_seen"]) for k, r in recovered.items()} == {
+            k: (r["version"], r["first_seen"]) for k, r in rules.items()}
         time.sleep(3)  # a restarted monitor does not page again for the same minute
         again = [pg for pg in read_json(s.kafka_bootstrap, s.topics.oncall_pages) if pg["minute"] == minute_of(now)]
         assert len(again) == len(pages)
@@ -150,6 +186,8 @@ def test_monitor_escapes_hostile_records_and_skips_malformed_ones(stack, tmp_pat
         metrics += [json.dumps({"task_id": bad, "window_end": now, "events_in": 10, "scored": 9, "alerts": 1,
                                 "dlq": 1, "latency_ms": {"p99": 5.0}, "lag": {bad: 3}}).encode() for bad in HOSTILE]
         metrics += [HOSTILE[0].encode(), b"[1, 2]"]  # not_json, not_object
+        metrics += [json.dumps({"task_id": "task-bad-rule", "window_end": now, "rule_hits": [  # out_of_range
+            {"id": HOSTILE[0], "version": 1, "action": "alert", "severity": "high", "hits": 5}]}).encode()]
         metrics += [json.dumps({"task_id": "task-after-bad", "window_end": now, "events_in": 7}).encode()]
 
         alert = _alert(now, 0.95, "high", 1)
@@ -178,6 +216,7 @@ def test_monitor_escapes_hostile_records_and_skips_malformed_ones(stack, tmp_pat
         assert proc.poll() is None  # alive: no bad record stopped an agent
         assert sum(_counts(s).values()) == len(HOSTILE) + 1
         assert {t["task_id"] for t in tables["pipeline"]} == {*HOSTILE, "task-after-bad"}
+        assert tables["rules"] == []  # the record with a hostile rule id was skipped whole
         assert {t["terminal_id"] for t in tables["top_terminals"]} == {*HOSTILE, "T-after-bad"}
 
         headers, ui = _fetch(s, "/ui")
@@ -196,7 +235,7 @@ def test_monitor_escapes_hostile_records_and_skips_malformed_ones(stack, tmp_pat
         ra, pm = s.topics.risk_alerts, s.topics.pipeline_metrics
         assert _malformed(s) == {(ra, "bad_type"): 3.0, (ra, "not_json"): 1.0, (ra, "out_of_range"): 1.0,
                                  (ra, "too_large"): 1.0, (pm, "bad_type"): 3.0, (pm, "not_json"): 1.0,
-                                 (pm, "not_object"): 1.0}
+                                 (pm, "not_object"): 1.0, (pm, "out_of_range"): 1.0}
         lines = [json.loads(ln) for ln in log.read_text().splitlines() if "malformed record skipped" in ln]
         assert {(ln["topic"], ln["reason"]) for ln in lines} >= {(ra, "bad_type"), (ra, "too_large"), (pm, "not_json")}
         assert max(len(ln["excerpt"]) for ln in lines) < 200 and "M" * 1000 not in log.read_text()

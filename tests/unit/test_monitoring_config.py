@@ -86,3 +86,14 @@ def test_every_dashboard_query_names_a_metric_the_code_or_triton_defines():
     assert all(any(word in t for t in titles) for word in needed), titles
     datasource = yaml.safe_load((REPO_ROOT / "monitoring/grafana/provisioning/datasources/prometheus.yml").read_text())
     assert datasource["datasources"][0]["uid"] == "lepton-prometheus"
+
+
+def test_the_rule_spike_alert_and_the_monitor_page_on_the_same_numbers():
+    o = Settings().oncall
+    expr = next(a["expr"] for a in _alerts() if a["alert"] == "LeptonRuleHitsSpike")
+    window, baseline = f"{o.rule_spike_window_min}m", f"{o.rule_baseline_min}m"
+    assert f"rate(lepton_rule_hits_total[{window}])" in expr
+    assert f"> {o.rule_spike_factor:g} * sum by (rule) (rate(lepton_rule_hits_total[{baseline}] offset {window}))" \
+        in expr
+    assert f"increase(lepton_rule_hits_total[{window}])) >= {o.rule_spike_min_hits}" in expr
+    assert f"(lepton_rule_hits_total offset {o.rule_grace_min}m)" in expr  # the grace: a series that old

@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from lepton_stream.config import REPO_ROOT
+from lepton_stream.config import REPO_ROOT, Oncall
 from lepton_stream.oncall.records import MAX_ID_CHARS
+from lepton_stream.oncall.rule_hits import RuleSeen, rule_rows
 from lepton_stream.oncall.snapshot import build_snapshot, render_html
 from lepton_stream.oncall.web import CONTENT_SECURITY_POLICY, security_headers
 
@@ -80,6 +81,31 @@ def test_long_ids_from_the_tables_are_cut():
     assert len(snap["top_terminals"][0]["terminal_id"]) == MAX_ID_CHARS
     assert len(snap["top_merchants"][0]["merchant_id"]) == MAX_ID_CHARS
     assert "T" * (MAX_ID_CHARS + 1) not in render_html(snap)
+
+
+def test_the_page_shows_the_rules_table_and_a_spiking_rule_stands_out():
+    rules = {"big-ecom": RuleSeen("big-ecom", 3, "alert", "high", NOW - 100, NOW),
+             "allow-payroll": RuleSeen("allow-payroll", 1, "suppress", None, NOW - 100, NOW)}
+    hits = {"big-ecom": {NOW - 1: 70, NOW: 90}, "allow-payroll": {m: 4 for m in range(NOW - 70, NOW + 1)}}
+    snap = build_snapshot(NOW, [], [], [], {}, {}, [], rules=rule_rows(NOW, rules, hits, Oncall()))
+    assert [(r["id"], r["state"], r["hits_window"]) for r in snap["rules"]] == [("big-ecom", "spike", 160),
+                                                                                ("allow-payroll", "ok", 20)]
+    tags = parsed(render_html(snap))
+    rows = [i for i, (t, attrs) in enumerate(tags.tags) if t == "tr" and ("class", "page") in attrs]
+    assert len(rows) == 1  # the spiking rule's row, in the page colour
+    text = [t for t in tags.text if t.strip()]
+    i = text.index("big-ecom")
+    assert text[i:i + 9] == ["big-ecom", "3", "alert", "high", "70", "160", "160", "0.0", "spike"]
+    j = text.index("allow-payroll")
+    assert text[j:j + 9] == ["allow-payroll", "1", "suppress", "-", "4", "240", "20", "4.0", "ok"]
+    assert "no live rule reported" in render_html(_snapshot({}))
+
+
+def test_hostile_rule_ids_in_the_tables_are_text():
+    rules = {bad: RuleSeen(bad, 1, bad, bad, NOW - 1, NOW) for bad in HOSTILE}
+    page = render_html(build_snapshot(NOW, [], [], [], {}, {}, [], rules=rule_rows(NOW, rules, {}, Oncall())))
+    assert "<script" not in page and "<img" not in page
+    assert all(parsed(page).text.count(bad) == 3 for bad in HOSTILE)  # id, action, severity: as text
 
 
 def test_every_response_gets_the_security_headers():

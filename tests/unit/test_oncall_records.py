@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from lepton_stream.config import Settings
 from lepton_stream.oncall.records import (
     EXCERPT_CHARS,
     MAX_ID_CHARS,
@@ -11,12 +12,14 @@ from lepton_stream.oncall.records import (
     REASONS,
     Malformed,
     MonitorAlert,
+    RuleCount,
     TaskSummary,
     cap,
     excerpt,
     parse_alert,
     parse_metrics,
 )
+from lepton_stream.pipeline.metrics import MAX_RULE_HITS, MetricsStage
 
 TS = 1_760_000_000_000
 
@@ -116,6 +119,50 @@ def test_a_valid_metrics_record_is_summarised():
 ])
 def test_a_malformed_metrics_record_says_why(value, reason, field):
     assert _reason(parse_metrics, value) == (reason, field)
+
+
+RULE = {"id": "big-ecom", "version": 3, "action": "alert", "severity": "high", "hits": 12}
+
+
+def test_rule_hits_of_a_metrics_record():
+    allow = {"id": "allow.payroll_1", "version": 1, "action": "suppress", "severity": None, "hits": 0}
+    task = parse_metrics(_metrics(rule_hits=[RULE, allow]))
+    assert task.rule_hits == (RuleCount("big-ecom", 3, "alert", "high", 12),
+                              RuleCount("allow.payroll_1", 1, "suppress", None, 0))
+    assert "rule_hits" not in task.to_dict()  # counted in the rules tables, not kept per task
+    # An older job's records and a feature-store report have none: no rules, not zero hits.
+    assert parse_metrics(_metrics()).rule_hits == () == parse_metrics(_metrics(rule_hits=None)).rule_hits
+
+
+@pytest.mark.parametrize(("rule_hits", "reason"), [
+    ({"big-ecom": 12}, "bad_type"),
+    ([RULE, "x"], "bad_type"),
+    ([{**RULE, "hits": "12"}], "bad_type"),
+    ([{**RULE, "hits": -1}], "out_of_range"),
+    ([{**RULE, "version": 1.5}], "bad_type"),
+    ([{k: v for k, v in RULE.items() if k != "id"}], "missing_field"),
+    ([{**RULE, "id": "<script>alert(1)</script>"}], "out_of_range"),  # not what a rule id can be
+    ([{**RULE, "id": "4111111111111111"}], "out_of_range"),  # a card number is never a rule id
+    ([{**RULE, "id": "r" * (MAX_ID_CHARS + 1)}], "too_long"),
+    ([{**RULE, "action": "block"}], "out_of_range"),
+    ([{**RULE, "severity": ["high"]}], "out_of_range"),
+    ([RULE, RULE], "out_of_range"),  # one rule twice
+    ([{**RULE, "id": f"r{i}"} for i in range(MAX_RULE_HITS + 1)], "too_long"),
+])
+def test_malformed_rule_hits_make_the_record_malformed(rule_hits, reason):
+    assert _reason(parse_metrics, _metrics(rule_hits=rule_hits)) == (reason, "rule_hits")
+
+
+def test_the_job_never_writes_more_rules_than_the_monitor_reads():
+    stage = MetricsStage(Settings(), lag=lambda offsets: {f"transactions/{p}": 10**9 for p in range(64)})
+    # More rules than a record lists, with the longest ids and numbers: the ones with the most hits.
+    stage.rule_hits = {f"{i:03d}" + "r" * 61: (2**31 - 1, "alert", "medium", 2**40 + i) for i in range(300)}
+    stage.batch_sizes = [1]
+    record = stage._record(0.0)
+    assert len(record) < 0.75 * MAX_RECORD_BYTES  # room to spare for the rest of the record
+    task = parse_metrics(record)
+    assert len(task.rule_hits) == MAX_RULE_HITS and task.rule_hits[0].id.startswith("299")
+    assert min(r.hits for r in task.rule_hits) == 2**40 + 300 - MAX_RULE_HITS
 
 
 def test_a_bad_record_is_logged_by_an_excerpt_without_card_numbers():

@@ -87,3 +87,37 @@ def test_a_bad_rule_record_goes_to_the_dlq_and_a_good_one_does_not():
     dlq = [json.loads(o.value) for o in out]
     assert [(d["error_code"], d["source_offset"]) for d in dlq] == [("invalid_rule", 1), ("invalid_rule", 2)]
     assert "key" in dlq[1]["error"]
+
+
+def test_each_rules_hits_reach_prometheus_and_the_pipeline_metrics_record():
+    from prometheus_client import REGISTRY
+
+    from lepton_stream.pipeline.metrics import MetricsStage
+
+    rules = [_rule("hits-shop", 'merchant_id == "m-a"', severity="medium"),
+             _rule("hits-allow", 'merchant_id == "m-b"', action="suppress"),
+             _rule("hits-never", 'merchant_id == "nobody"', severity="low")]
+
+    def prometheus() -> dict[str, float | None]:
+        return {r.id: REGISTRY.get_sample_value("lepton_rule_hits_total", {"rule": r.id}) for r in rules}
+
+    before = prometheus()
+    assert before["hits-never"] is None
+    stage = RuleStage(S, SimpleNamespace(ruleset=RuleSet(rules)))  # type: ignore[arg-type]
+    metrics = MetricsStage(S, interval_s=3600)
+    metrics(stage(_batch([0.1, 0.1, 0.95], ["m-a", "m-b", "m-a"])))
+    metrics.interval_s = 0.0  # the window's second batch closes it
+    out = metrics(stage(_batch([0.2], ["m-a"]))).out
+    (record,) = [json.loads(o.value) for o in out if o.topic == S.topics.pipeline_metrics]
+    assert record["rule_hits"] == [
+        {"id": "hits-shop", "version": 1, "action": "alert", "severity": "medium", "hits": 3},
+        {"id": "hits-allow", "version": 1, "action": "suppress", "severity": None, "hits": 1},
+        {"id": "hits-never", "version": 1, "action": "alert", "severity": "low", "hits": 0},  # live, quiet
+    ]
+    after = prometheus()
+    # A rule that matched nothing has its series all the same, at 0: a quiet baseline for LeptonRuleHitsSpike.
+    assert {k: (after[k] or 0) - (before[k] or 0) for k in after} == {"hits-shop": 3, "hits-allow": 1, "hits-never": 0}
+    assert after["hits-never"] == 0.0
+    (empty,) = [json.loads(o.value) for o in metrics(_batch([0.3], ["m-c"])).out
+                if o.topic == S.topics.pipeline_metrics]
+    assert empty["rule_hits"] == []  # no rule evaluated in this window
