@@ -121,8 +121,10 @@ def cmd_model_switch(args: argparse.Namespace) -> int:
             for line in seen.lines():
                 print(line)
             after = repository.promote(s, force=args.force, comparison=seen)[0]
-        else:
+        elif what == "rollback":
             after = repository.rollback(s)
+        else:
+            after = repository.drop_challenger(s)
     except repository.PublishError as exc:
         print(f"lepton-stream model {what}: refused: {exc}", file=sys.stderr)
         return 1
@@ -480,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="promote whatever the comparison says")
     p.set_defaults(fn=cmd_model_switch)
     p = model.add_parser("rollback", help="the champion before the last promote serves again")
+    p.set_defaults(fn=cmd_model_switch)
+    p = model.add_parser("drop-challenger", help="the champion serves alone again")
     p.set_defaults(fn=cmd_model_switch)
     model.add_parser("build-trt", help="build TensorRT plans (trtexec in the Triton container; GPU only)",
                      add_help=False)

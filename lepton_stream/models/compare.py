@@ -174,7 +174,7 @@ class ComparisonWindow:
             return
 
 
-def from_kafka(s: Settings, idle_s: float = 2.0) -> Comparison:
+def from_kafka(s: Settings, idle_s: float = 1.0) -> Comparison:
     """The comparison over what `scores` and `fraud-labels` hold now (read_committed)."""
     from lepton_stream.kafka.clients import read_until_idle
 

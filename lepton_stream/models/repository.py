@@ -241,6 +241,23 @@ def rollback(s: Settings) -> roles_.Roles:
     return after
 
 
+def drop_challenger(s: Settings) -> roles_.Roles:
+    """The champion serves alone again; Triton unloads the challenger."""
+    repo = s.endpoints.model_repo
+    with roles_.locked(repo):
+        current = roles_.read_roles(repo)
+        if current is None or current.challenger is None:
+            raise RolesRefused("no challenger to drop")
+        after = current.without_challenger()
+        roles_.write_roles(repo, after)
+        if triton_running(s):
+            _switch_settled()
+        roles_.write_policy(repo, after.serving())
+        if triton_running(s):
+            _load(s, FRAUD)
+    return after
+
+
 def _check_ready(s: Settings, roles: roles_.Roles) -> None:
     """A version that Triton does not serve never becomes champion (with no Triton
     running, the roles are only written)."""

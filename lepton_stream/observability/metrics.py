@@ -83,7 +83,8 @@ MONITOR_PIPELINE_P99 = Gauge("lepton_monitor_pipeline_latency_p99_seconds",
 MODEL_ALERT_RATE = Gauge("lepton_model_alert_ratio", "Share of the comparison window's events the model alerts on",
                          ["role", "version"])
 MODEL_AUC = Gauge("lepton_model_auc_roc_ratio", "AUC ROC over the labelled window", ["role", "version"])
-MODEL_AP = Gauge("lepton_model_average_precision_ratio", "Average precision over the labelled window", ["role", "version"])
+MODEL_AP = Gauge("lepton_model_average_precision_ratio", "Average precision over the labelled window",
+                 ["role", "version"])
 MODEL_AGREEMENT = Gauge("lepton_model_agreement_ratio", "Share of the window's events where champion and challenger "
                         "both alert or neither does")
 MODEL_LABELLED = Gauge("lepton_model_labelled_events", "Events in the labelled window of the comparison")
