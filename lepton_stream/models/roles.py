@@ -1,5 +1,5 @@
 """Which fraud_scorer versions serve: the champion (scores alert) and the challenger
-(scored beside it, never alerts), in `model_repo/fraud_scorer/roles.json`.
+(scored beside it, never alerts), in `roles.json` in `model_repo/fraud_scorer`.
 
 The file lives in the model repository because everything that must agree on it
 already reads that repository: Triton (the version policy written beside it keeps

@@ -7,7 +7,10 @@ import json
 import re
 import shutil
 import threading
+import time
+import urllib.request
 import uuid
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -21,6 +24,7 @@ from lepton_stream.models import compare, gate
 from lepton_stream.models.repository import PublishError, drop_challenger, publish, versions
 from lepton_stream.scoring.triton_client import TritonScorer
 from lepton_stream.stack.job_process import start_job, stop_job
+from lepton_stream.stack.monitor_process import start_monitor, stop_monitor, wait_monitor
 from producers.simple import SimpleGenerator
 from tests.integration.conftest import assert_exactly_once, read_json
 from tests.integration.conftest import publish as publish_events
@@ -195,7 +199,8 @@ def test_a_challenger_is_added_promoted_and_rolled_back_mid_stream(stack, tmp_pa
     topics = stack.topics.__class__(**{f: f"{getattr(stack.topics, f)}-cc-{run}"
                                        for f in stack.topics.__dataclass_fields__})
     # Every event counts as labelled at once (maturity 0): the test's labels are all it will get.
-    s = stack.replace(topics=topics, consumer_group=f"cc-{run}", checkpoint_interval_ms=1000, label_maturity_hours=0.0)
+    s = stack.replace(topics=topics, consumer_group=f"cc-{run}", checkpoint_interval_ms=1000, label_maturity_hours=0.0,
+                      monitor_app_id=f"monitor-cc-{run}")
     monkeypatch.setattr("lepton_stream.cli._settings", lambda args: s)
     create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
@@ -207,6 +212,7 @@ def test_a_challenger_is_added_promoted_and_rolled_back_mid_stream(stack, tmp_pa
     publish_events(p, topics.transactions, parts[0])
     log = tmp_path / "job.log"
     job = start_job(s, "group", log)
+    monitor = start_monitor(s, tmp_path / "monitor.log")
     try:
         wait_scored(s, 200, job, log)
         assert main(["model", "publish", str(_constant_challenger(tmp_path / "c", 0.25)), "--challenger",
@@ -236,8 +242,16 @@ def test_a_challenger_is_added_promoted_and_rolled_back_mid_stream(stack, tmp_pa
         assert f"champion {champion}, challenger {challenger}\n" in capsys.readouterr().out
         publish_events(p, topics.transactions, parts[3])
         wait_scored(s, 800, job, log)
+        # The monitor follows the same topics: its gauges and /models say what `promote` saw.
+        wait_monitor(s, monitor, tmp_path / "monitor.log")
+        deadline = time.monotonic() + 60
+        while (live := _monitor_models(s)["comparison"]) is None or live["events"] < 600:
+            assert time.monotonic() < deadline, live
+            time.sleep(1)
+        metrics = _monitor_get(s, "/metrics")
     finally:
         stop_job(job)
+        stop_monitor(monitor)
         # The rest of the session's tests see the champion alone again.
         drop_challenger(stack)
     scores = {x["tx_id"]: x for x in assert_exactly_once(s, events)}  # alerts: the champion's scores only
@@ -256,3 +270,19 @@ def test_a_challenger_is_added_promoted_and_rolled_back_mid_stream(stack, tmp_pa
     assert (seen.champion.version, seen.challenger.version) == (champion, challenger)
     assert seen.challenger.alert_rate == 0 and seen.challenger.average_precision == len(top) / 600
     assert seen.champion.average_precision > seen.challenger.average_precision
+    assert _finite_dict(asdict(seen)) == live
+    assert f'lepton_model_alert_ratio{{role="challenger",version="{challenger}"}} 0.0' in metrics
+    assert f"lepton_model_agreement_ratio {seen.agreement}" in metrics
+
+
+def _monitor_get(s, path):
+    with urllib.request.urlopen(f"http://{s.endpoints.host}:{s.oncall.monitor_port}{path}", timeout=5) as resp:
+        return resp.read().decode()
+
+
+def _monitor_models(s):
+    return json.loads(_monitor_get(s, "/models"))
+
+
+def _finite_dict(obj):
+    return json.loads(json.dumps(obj).replace("NaN", "null"))
