@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lepton_stream.bench.harness import bench_stack
+from lepton_stream.bench.harness import bench_stack, read_all
 from lepton_stream.bench.saturation import LOOP_THROUGHPUT, backlog, run_loop
 from lepton_stream.config import Settings
 from lepton_stream.models import repository, roles
@@ -61,18 +61,27 @@ def challenger_cpu(s: Settings, events: list[dict], repeats: int = 2, say=print)
             for key, r in (("alone", alone), ("with_challenger", both)):
                 roles.write_roles(s.endpoints.model_repo, r)
                 runs[key].append(run := run_loop(s, events, tag=f"challenger-{key}-{i}", **LOOP_THROUGHPUT))
+                # What the challenger really did: its version on every score of the run, or on none.
+                run["challenger_scored"] = sum(x.get("challenger_model_version") == str(both.challenger)
+                                               for x in read_all(s, f"challenger-{key}-{i}-scores", idle_s=1.0))
                 say(f"  run {i + 1}, {key}: {run['cpu_us_per_tx']} µs CPU per transaction, "
                     f"{run['events_per_s']:,}/s")
     finally:
         roles.write_roles(s.endpoints.model_repo, both)
     med = {k: statistics.median(r["cpu_us_per_tx"] for r in v) for k, v in runs.items()}
+    triton = {k: statistics.median(r["cpu_us_per_tx_by_process"].get("triton", 0.0) for r in v)
+              for k, v in runs.items()}
     ratio = med["with_challenger"] / med["alone"]
     return {"events": len(events), "repeats": repeats, "loop_settings": LOOP_THROUGHPUT,
             "champion": both.champion, "challenger": both.challenger,
             "cpu_us_per_tx_alone": round(med["alone"], 1),
             "cpu_us_per_tx_with_challenger": round(med["with_challenger"], 1),
             "ratio": round(ratio, 3), "within_limit": ratio <= LIMIT,
+            # Triton alone, where the challenger's work is done: the cost without the noise of the rest.
+            "triton_cpu_us_per_tx_alone": round(triton["alone"], 1),
+            "triton_cpu_us_per_tx_with_challenger": round(triton["with_challenger"], 1),
             "runs": {k: [{"cpu_us_per_tx": r["cpu_us_per_tx"], "events_per_s": r["events_per_s"],
+                          "scored": r["scored"], "challenger_scored": r["challenger_scored"],
                           "by_process": r["cpu_us_per_tx_by_process"]} for r in v] for k, v in runs.items()}}
 
 
