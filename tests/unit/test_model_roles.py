@@ -177,3 +177,16 @@ def test_the_window_keeps_at_most_max_events_and_skips_what_it_cannot_read():
     w.add_record("labels", "labels", b'{"tx_id": "t4", "is_fraud": true}')
     c = w.comparison()
     assert (c.events, c.frauds) == (3, 1)
+
+
+def test_each_batch_takes_the_champion_and_challenger_from_one_snapshot_of_the_roles(repo):
+    from lepton_stream.scoring.triton_client import TritonScorer
+
+    scorer = TritonScorer("127.0.0.1:1", roles=r.RolesFile(repo).current)  # never called: no request made
+    scorer.versions = lambda refresh=False: {"fraud_scorer": "9", "credit_scorer": "4"}  # newest ready
+    assert scorer.plan() == ({"fraud_scorer": "9", "credit_scorer": "4"}, "")
+    r.write_roles(repo, r.Roles(2, 3))
+    assert scorer.plan() == ({"fraud_scorer": "2", "credit_scorer": "4"}, "3")
+    r.write_roles(repo, r.Roles(2, 3).promoted())
+    assert scorer.plan() == ({"fraud_scorer": "3", "credit_scorer": "4"}, "2")
+    scorer.close()
