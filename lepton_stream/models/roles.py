@@ -110,13 +110,14 @@ def write_roles(repo: Path, roles: Roles) -> None:
 
 @contextlib.contextmanager
 def locked(repo: Path) -> Iterator[None]:
-    """One roles change at a time (two `promote`s at once must not both read the same roles)."""
-    with (repo / FRAUD_MODEL / f".{ROLES_FILE}.lock").open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    """One roles change at a time (two `promote`s at once must not both read the same
+    roles): a lock on the model's folder itself, which leaves no file behind."""
+    fd = os.open(repo / FRAUD_MODEL, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def policy_files(repo: Path) -> list[Path]:
