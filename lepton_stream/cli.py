@@ -80,14 +80,55 @@ def cmd_model_publish(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     try:
-        done = publish(Path(args.source), s, load=not args.no_load, force=args.force)
+        done = publish(Path(args.source), s, load=not args.no_load, force=args.force, challenger=args.challenger)
     except PublishError as exc:
         print(f"lepton-stream model publish: refused: {exc}", file=sys.stderr)
         return 1
     if done.forced_past:
         print(f"lepton-stream model publish: forced past the gate: {'; '.join(done.forced_past)}", file=sys.stderr)
     for name, version in done.versions.items():
-        print(f"published {name} version {version}" + (" (forced)" if done.forced_past else ""))
+        print(f"published {name} version {version}" + (" (forced)" if done.forced_past else "")
+              + (" as challenger" if args.challenger else ""))
+    if done.roles is not None:
+        print(_roles_line(done.roles))
+    return 0
+
+
+def _roles_line(r) -> str:
+    return (f"fraud_scorer: champion {r.champion}, challenger {r.challenger if r.challenger is not None else 'none'}"
+            + (f" (rollback: {r.promoted_from})" if r.promoted_from is not None else ""))
+
+
+def cmd_model_compare(args: argparse.Namespace) -> int:
+    from lepton_stream.models import compare, roles
+
+    s = _settings(args)
+    current = roles.read_roles(s.endpoints.model_repo)
+    print(_roles_line(current) if current is not None else "fraud_scorer: no roles (the newest version serves alone)")
+    for line in compare.from_kafka(s).lines():
+        print(line)
+    return 0
+
+
+def cmd_model_switch(args: argparse.Namespace) -> int:
+    from lepton_stream.models import compare, repository
+
+    s = _settings(args)
+    what = args.model_cmd
+    try:
+        if what == "promote":
+            seen = compare.from_kafka(s)
+            for line in seen.lines():
+                print(line)
+            after = repository.promote(s, force=args.force, comparison=seen)[0]
+        elif what == "rollback":
+            after = repository.rollback(s)
+        else:
+            after = repository.drop_challenger(s)
+    except repository.PublishError as exc:
+        print(f"lepton-stream model {what}: refused: {exc}", file=sys.stderr)
+        return 1
+    print(_roles_line(after))
     return 0
 
 
@@ -432,7 +473,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-load", action="store_true", help="only write the repository")
     p.add_argument("--force", action="store_true",
                    help="publish even when the candidates score worse than the serving versions on the held-out world")
+    p.add_argument("--challenger", action="store_true",
+                   help="only fraud_scorer, scored beside the serving version (the champion) without alerting")
     p.set_defaults(fn=cmd_model_publish)
+    p = model.add_parser("compare", help="the fraud model's roles and the champion/challenger comparison now")
+    p.set_defaults(fn=cmd_model_compare)
+    p = model.add_parser("promote", help="the challenger becomes champion (refused if its labelled-window AP is "
+                                         "below the champion's)")
+    p.add_argument("--force", action="store_true", help="promote whatever the comparison says")
+    p.set_defaults(fn=cmd_model_switch)
+    p = model.add_parser("rollback", help="the champion before the last promote serves again")
+    p.set_defaults(fn=cmd_model_switch)
+    p = model.add_parser("drop-challenger", help="the champion serves alone again")
+    p.set_defaults(fn=cmd_model_switch)
     model.add_parser("build-trt", help="build TensorRT plans (trtexec in the Triton container; GPU only)",
                      add_help=False)
     args = ap.parse_args(argv)

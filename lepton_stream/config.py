@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 from urllib.parse import quote
 
-from lepton_stream.features.definitions import DAY_MS
+from lepton_stream.features.definitions import DAY_MS, TERMINAL_WINDOWS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,6 +197,14 @@ class Models(_Section):
     publish_max_ap_drop: float = 0.02
     publish_max_alert_rate_change: float = 0.5
     publish_max_auc_drop: float = 0.02
+    # The champion/challenger comparison (lepton_stream/models/compare.py): alert rates and
+    # agreement over this much event time up to the newest event; AUC and AP over this much
+    # before the maturity point (the newest event less label_maturity_hours).
+    compare_window_hours: float = 24.0
+    # A transaction with no fraud label this long after it counts as genuine: the delay
+    # the terminal features already assume for labels.
+    label_maturity_hours: float = TERMINAL_WINDOWS.delay_days * 24.0
+    compare_max_events: int = 500_000  # events the comparison keeps in memory at most (the oldest go first)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -207,6 +215,11 @@ class Models(_Section):
             if not 0.0 <= value < float("inf") or value > high:
                 bound = f"from 0 to {high:g}" if high < float("inf") else "0 or more"
                 raise SettingsError(f"LEPTON_{name.upper()}={value}: must be a number {bound}")
+        for name in ("compare_window_hours", "compare_max_events", "label_maturity_hours"):
+            value = getattr(self, name)
+            if not 0 <= value < float("inf") or (value == 0 and name != "label_maturity_hours"):
+                raise SettingsError(f"LEPTON_{name.upper()}={value}: must be a positive number"
+                                    + (" or 0" if name == "label_maturity_hours" else ""))
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,10 @@ Run: `python -m stream_jobs.alert_monitor` (settings from LEPTON_* as everywhere
   every partition's count of a minute in one place (two workers would each
   see part of a spike). Kubernetes: one replica; a restart recovers the tables.
 - HTTP on `monitor_port` (6066): /health, /metrics (Prometheus), /tables (JSON),
-  /ui (HTML); Faust's own /table/<name>/ views too. Every response carries a strict
-  Content-Security-Policy (lepton_stream/oncall/web.py).
+  /ui (HTML), /models (champion and challenger compared, JSON:
+  lepton_stream/oncall/model_comparison.py); Faust's own /table/<name>/ views
+  too. Every response carries a strict Content-Security-Policy
+  (lepton_stream/oncall/web.py).
 - Input is untrusted: a record that lepton_stream/oncall/records.py rejects is
   skipped, counted (lepton_monitor_malformed_records_total{topic,reason}) and
   logged (an excerpt, never the record), and the next record is read as usual.
@@ -66,6 +68,7 @@ from lepton_stream.oncall.detection import (
     store_lost,
     total_variation,
 )
+from lepton_stream.oncall.model_comparison import add_model_comparison
 from lepton_stream.oncall.records import Malformed, TaskSummary, excerpt, parse_alert, parse_metrics
 from lepton_stream.oncall.rule_hits import first_minute, merge_seen, paged_lately, rule_rows, rule_spike, seen
 from lepton_stream.oncall.snapshot import build_snapshot, by_minute, render_html, split_key
@@ -262,6 +265,8 @@ def create_app(s: Settings) -> faust.App:
         return build_snapshot(now, severity_t.items(), terminal_t.items(), merchant_t.items(), hists,
                               dict(tasks_t.items()), [v for _, v in pages_t.items()],
                               rules=rule_rows(now, rules, per_rule, s.oncall))
+
+    add_model_comparison(app, s)  # champion and challenger: gauges and /models
 
     @app.page("/health")
     async def health(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

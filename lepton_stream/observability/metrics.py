@@ -79,6 +79,15 @@ MONITOR_SCORE_DRIFT = Gauge("lepton_monitor_score_drift_ratio",
                             "Total variation distance of the last minute's score histogram vs the baseline")
 MONITOR_PIPELINE_P99 = Gauge("lepton_monitor_pipeline_latency_p99_seconds",
                              "Largest p99 latency among the last pipeline-metrics records")
+# The champion and challenger fraud models compared by the alert monitor (lepton_stream/models/compare.py).
+MODEL_ALERT_RATE = Gauge("lepton_model_alert_ratio", "Share of the comparison window's events the model alerts on",
+                         ["role", "version"])
+MODEL_AUC = Gauge("lepton_model_auc_roc_ratio", "AUC ROC over the labelled window", ["role", "version"])
+MODEL_AP = Gauge("lepton_model_average_precision_ratio", "Average precision over the labelled window",
+                 ["role", "version"])
+MODEL_AGREEMENT = Gauge("lepton_model_agreement_ratio", "Share of the window's events where champion and challenger "
+                        "both alert or neither does")
+MODEL_LABELLED = Gauge("lepton_model_labelled_events", "Events in the labelled window of the comparison")
 
 # --- every process --------------------------------------------------------------------
 PROCESS = Info("lepton_process", "What this Lepton process is")

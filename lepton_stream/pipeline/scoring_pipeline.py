@@ -57,6 +57,7 @@ def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndar
 
 def build_pipeline(settings: Settings) -> ScoringPipeline:
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
+    from lepton_stream.models.roles import RolesFile
     from lepton_stream.observability.metrics_http import start_exporter
     from lepton_stream.pipeline.rules_stage import RuleStage
     from lepton_stream.rules.live import LiveRules
@@ -80,7 +81,8 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
         ParseStage(settings),
         DedupStage(settings, store),
         FeatureStage(settings, store),
-        ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.job.triton_batch)),
+        ScoreStage(settings, TritonScorer(settings.triton_grpc, settings.job.triton_batch,
+                                          roles=RolesFile(settings.endpoints.model_repo).current)),
         RuleStage(settings, LiveRules(settings)),
         RouteStage(settings, feature_stats_from_repo(settings)),
         metrics,

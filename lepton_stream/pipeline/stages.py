@@ -25,7 +25,7 @@ from lepton_stream.schemas.label import Label, parse_label
 from lepton_stream.schemas.outputs import Reason, RuleFired, dlq_key
 from lepton_stream.schemas.profile import CreditProfile, ProfileDeleted, parse_profile
 from lepton_stream.schemas.transaction import Limits
-from lepton_stream.scoring.base import Scorer
+from lepton_stream.scoring.base import Scorer, Scores
 
 T = TypeVar("T")
 
@@ -255,6 +255,16 @@ def severity(fraud_score: float, threshold: float) -> str | None:
     return None
 
 
+def _challenger(sc: Scores, i: int) -> dict:
+    """The challenger's fields of score i; a challenger answer that is not a probability
+    is written as null (with its version): the champion's score stands either way."""
+    if sc.challenger is None:
+        return {}
+    value = float(sc.challenger[i])
+    return {"challenger_fraud_score": round(value, 6) if math.isfinite(value) and 0 <= value <= 1 else None,
+            "challenger_model_version": sc.challenger_version}
+
+
 @dataclass
 class RouteStage:
     """Every scored event to `scores` (with the live rules it matched); to `risk-alerts`
@@ -284,7 +294,8 @@ class RouteStage:
             matched = ([f"{hits.rule_ids[j]}:{hits.versions[j]}" for j in np.flatnonzero(hits.matched[i])]
                        if hits is not None and hits.matched[i].any() else [])
             score = Score(tx.tx_id, tx.card_id, round(fraud, 6), round(credit, 6), sc.fraud_version,
-                          sc.credit_version, tx.ts_ms, now, now - tx.ts_ms, rules=matched)
+                          sc.credit_version, tx.ts_ms, now, now - tx.ts_ms, rules=matched,
+                          **_challenger(sc, i))
             batch.out.append(OutRecord(topics.scores, key, score.to_json(), origin))
             level = severity(fraud, self.settings.models.alert_threshold)
             model_alert = level is not None and not (hits is not None and hits.suppressed(i))

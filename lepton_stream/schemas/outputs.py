@@ -30,6 +30,10 @@ class Score:
     # Live rules: "<id>:<version>" of every rule that matched (alert or suppress).
     # Last and defaulted, so positional construction and v1 readers are unaffected.
     rules: list[str] = field(default_factory=list)
+    # The challenger fraud model scored beside the champion (docs/models.md, "Model
+    # lifecycle"): its score and version, null and "" when there is none. It never alerts.
+    challenger_fraud_score: float | None = None
+    challenger_model_version: str = ""
 
     def to_json(self) -> bytes:
         return _dumps(self)

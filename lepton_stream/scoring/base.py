@@ -18,6 +18,10 @@ class Scores:
     credit: np.ndarray  # float32 [N]
     fraud_version: str
     credit_version: str
+    # The challenger fraud model's scores and version (lepton_stream/models/roles.py);
+    # None and "" when there is none. Alerts never read them.
+    challenger: np.ndarray | None = None
+    challenger_version: str = ""
 
 
 class Scorer(Protocol):

@@ -1,11 +1,16 @@
 """Model lifecycle on the running Triton: a new version is loaded while scoring goes on;
 a bad model is refused and the previous version keeps serving; a model that scores
-worse than the serving one on the held-out world is refused whatever its report says."""
+worse than the serving one on the held-out world is refused whatever its report says;
+a challenger is added, promoted and rolled back under the running job."""
 
 import json
 import re
 import shutil
 import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -13,9 +18,17 @@ import pytest
 from lepton_stream.cli import main
 from lepton_stream.config import Settings
 from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
-from lepton_stream.models import gate
-from lepton_stream.models.repository import PublishError, publish, versions
+from lepton_stream.kafka.admin import create_topics, wait_topics_ready
+from lepton_stream.kafka.clients import producer
+from lepton_stream.models import compare, gate
+from lepton_stream.models.repository import PublishError, drop_challenger, publish, versions
 from lepton_stream.scoring.triton_client import TritonScorer
+from lepton_stream.stack.job_process import start_job, stop_job
+from lepton_stream.stack.monitor_process import start_monitor, stop_monitor, wait_monitor
+from producers.simple import SimpleGenerator
+from tests.integration.conftest import assert_exactly_once, read_json
+from tests.integration.conftest import publish as publish_events
+from tests.integration.test_rules import wait_scored
 from tests.onnx_models import constant_model
 
 pytestmark = pytest.mark.integration
@@ -164,3 +177,112 @@ def test_with_nothing_serving_the_gate_judges_the_candidate_on_its_own(stack, tm
         g = json.loads((repo / name / "1" / "metadata.json").read_text())["metrics"]["publish_gate"]
         assert g["serving"] is None and g["forced"] is False and g["refusal"] is None
     assert g["candidate"]["auc_roc"] > 0.7 and g["customers"] > 1000  # credit: the drawn defaults
+
+
+def _constant_challenger(folder, value):
+    """A fraud model that answers `value` for everything, with the committed model's
+    feature statistics (alerts explain themselves with them once it is champion)."""
+    out = _committed_output(folder)
+    constant_model(out / "fraud_scorer.onnx", len(FRAUD_FEATURES), "fraud_score", value)
+    committed = Settings().endpoints.model_repo / "fraud_scorer"
+    meta = json.loads((committed / str(versions(committed.parent, "fraud_scorer")[-1]) / "metadata.json").read_text())
+    (out / "report.json").write_text(json.dumps({"config": {"note": f"always {value}"}, "fraud_mlp": {
+        "feature_mean": meta["feature_mean"], "feature_std": meta["feature_std"]}}))
+    return out
+
+
+def test_a_challenger_is_added_promoted_and_rolled_back_mid_stream(stack, tmp_path, monkeypatch, capsys):
+    """Against the running job: each part of the stream is scored with the roles of its
+    time, alerts follow the champion only, promote shows the comparison and refuses a
+    challenger with a lower labelled-window AP unless forced; one score per transaction."""
+    run = uuid.uuid4().hex[:6]
+    topics = stack.topics.__class__(**{f: f"{getattr(stack.topics, f)}-cc-{run}"
+                                       for f in stack.topics.__dataclass_fields__})
+    # Every event counts as labelled at once (maturity 0): the test's labels are all it will get.
+    s = stack.replace(topics=topics, consumer_group=f"cc-{run}", checkpoint_interval_ms=1000, label_maturity_hours=0.0,
+                      monitor_app_id=f"monitor-cc-{run}")
+    monkeypatch.setattr("lepton_stream.cli._settings", lambda args: s)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    events = [ev.event for ev in SimpleGenerator(cards=40, fraud_share=0.05, seed=47, id_prefix=run)
+              .stream(800, 1_700_000_000_000)]
+    parts = [events[i : i + 200] for i in range(0, 800, 200)]
+    champion = str(versions(s.endpoints.model_repo, "fraud_scorer")[-1])
+    p = producer(s.kafka_bootstrap)
+    publish_events(p, topics.transactions, parts[0])
+    log = tmp_path / "job.log"
+    job = start_job(s, "group", log)
+    monitor = start_monitor(s, tmp_path / "monitor.log")
+    try:
+        wait_scored(s, 200, job, log)
+        assert main(["model", "publish", str(_constant_challenger(tmp_path / "c", 0.25)), "--challenger",
+                     "--force"]) == 0
+        challenger = str(versions(s.endpoints.model_repo, "fraud_scorer")[-1])
+        assert f"champion {champion}, challenger {challenger}" in capsys.readouterr().out
+        publish_events(p, topics.transactions, parts[1])
+        wait_scored(s, 400, job, log)
+        # Confirmed frauds: the part-1 events the champion finds riskiest (five, and any
+        # tied with the fifth), so its AP is 1 and the constant challenger's the base rate.
+        scored = [x for x in read_json(s.kafka_bootstrap, topics.scores) if x["challenger_model_version"]]
+        fifth = sorted(x["fraud_score"] for x in scored)[-5]
+        top = [x for x in scored if x["fraud_score"] >= fifth]
+        by_id = {e["tx_id"]: e for e in events}
+        publish_events(p, topics.fraud_labels, [
+            {"tx_id": x["tx_id"], "card_id": x["card_id"], "terminal_id": by_id[x["tx_id"]]["terminal_id"],
+             "is_fraud": True, "labelled_at": x["event_ts"]} for x in top])
+        assert main(["model", "promote"]) == 1
+        out = capsys.readouterr()
+        assert re.search(rf"champion +fraud_scorer:{champion} .* AP 1\.0000", out.out), out.out
+        assert "refused: challenger AP 0.0" in out.err and "below champion AP 1.0000" in out.err, out.err
+        assert main(["model", "promote", "--force"]) == 0
+        assert f"champion {challenger}, challenger {champion} (rollback: {champion})" in capsys.readouterr().out
+        publish_events(p, topics.transactions, parts[2])
+        wait_scored(s, 600, job, log)
+        assert main(["model", "rollback"]) == 0
+        assert f"champion {champion}, challenger {challenger}\n" in capsys.readouterr().out
+        publish_events(p, topics.transactions, parts[3])
+        wait_scored(s, 800, job, log)
+        # The monitor follows the same topics: its gauges and /models say what `promote` saw.
+        wait_monitor(s, monitor, tmp_path / "monitor.log")
+        deadline = time.monotonic() + 60
+        while (live := _monitor_models(s)["comparison"]) is None or live["events"] < 600:
+            assert time.monotonic() < deadline, live
+            time.sleep(1)
+        metrics = _monitor_get(s, "/metrics")
+    finally:
+        stop_job(job)
+        stop_monitor(monitor)
+        # The rest of the session's tests see the champion alone again.
+        drop_challenger(stack)
+    scores = {x["tx_id"]: x for x in assert_exactly_once(s, events)}  # alerts: the champion's scores only
+    for k, part in enumerate(parts):
+        want = [(champion, ""), (champion, challenger), (challenger, champion), (champion, challenger)][k]
+        got = {(scores[e["tx_id"]]["fraud_model_version"], scores[e["tx_id"]]["challenger_model_version"])
+               for e in part}
+        assert got == {want}, (k, got)
+        constant = [scores[e["tx_id"]]["fraud_score" if k == 2 else "challenger_fraud_score"] for e in part]
+        assert constant == [0.25] * len(part) if k else constant == [None] * len(part)
+    assert not [a for a in read_json(s.kafka_bootstrap, topics.risk_alerts) if a["tx_id"] in
+                {e["tx_id"] for e in parts[2]}]  # the constant champion alerts on nothing
+    seen = compare.from_kafka(s)
+    assert (seen.events, seen.labelled, seen.frauds) == (600, 600, len(top))
+    assert seen.champion is not None and seen.challenger is not None
+    assert (seen.champion.version, seen.challenger.version) == (champion, challenger)
+    assert seen.challenger.alert_rate == 0 and seen.challenger.average_precision == len(top) / 600
+    assert seen.champion.average_precision > seen.challenger.average_precision
+    assert _finite_dict(asdict(seen)) == live
+    assert f'lepton_model_alert_ratio{{role="challenger",version="{challenger}"}} 0.0' in metrics
+    assert f"lepton_model_agreement_ratio {seen.agreement}" in metrics
+
+
+def _monitor_get(s, path):
+    with urllib.request.urlopen(f"http://{s.endpoints.host}:{s.oncall.monitor_port}{path}", timeout=5) as resp:
+        return resp.read().decode()
+
+
+def _monitor_models(s):
+    return json.loads(_monitor_get(s, "/models"))
+
+
+def _finite_dict(obj):
+    return json.loads(json.dumps(obj).replace("NaN", "null"))
