@@ -12,7 +12,7 @@ def test_plots_are_written_from_a_result(tmp_path):
     path = tmp_path / "pipeline.json"
     shutil.copy(src, path)
     made = write_plots(json.loads(path.read_text()), path)
-    assert [p.name for p in made] == ["pipeline-throughput.png", "pipeline-latency.png"]
+    assert [p.name for p in made] == ["pipeline-throughput.png", "pipeline-latency.png", "pipeline-alert-latency.png"]
     for p in made:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
 
