@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 import uuid
 from collections import Counter
@@ -203,15 +204,27 @@ def run_demo(s: Settings, events: int = 5000, rate: float = 1000.0, malformed_sh
               f"(transactions and the fraud labels falling due) at {rate:.0f}/s")
 
         sent, seen = Sent(), Seen()
+        # Outputs are read while the events are published, as a downstream consumer
+        # would, so that "readable" is when each became readable, not when publishing ended.
+        stop = threading.Event()
+
+        def follow() -> None:
+            while not stop.is_set():
+                _drain(reader, s, sent, seen, 0.05)  # a batch read waits its whole timeout
+
+        follower = threading.Thread(target=follow, name="demo-reader", daemon=True)
+        follower.start()
         t_pub = time.monotonic()
         pub_s = _publish(s, sent, world.live[1:], rate, malformed_share)
         pub_start_ms = time.time_ns() // 1_000_000 - int((time.monotonic() - t_pub) * 1000)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            _drain(reader, s, sent, seen, 0.5)
-            if all(seen.scores[t] for t in sent.valid) and set(sent.malformed) <= set(seen.dlq):
+            if all(seen.scores[t] for t in sent.valid) and all(k in seen.dlq for k in sent.malformed):
                 break
-        _drain(reader, s, sent, seen, 2.0)  # late duplicates, if any, would show up here
+            time.sleep(0.2)
+        time.sleep(2.0)  # late duplicates, if any, would show up here
+        stop.set()
+        follower.join()
         reader.close()
         return _report(sent, seen, pub_s, pub_start_ms, rate, world.live_frauds)  # type: ignore[attr-defined]
     except StackError as exc:
