@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -67,6 +67,48 @@ def read_until_idle(bootstrap: str, topic: str, idle_s: float = 2.0, **extra: An
         return out
     finally:
         c.close()
+
+
+def read_ranges(c: Consumer, starts: Mapping[str, int | None], *, batch: int = 2000,
+                idle_s: float = 10.0) -> tuple[int, Iterator[list[Message]]]:
+    """Each topic of `starts` from a point in time (epoch ms of the records' Kafka
+    timestamps; None: from its oldest record) up to its end as it stood when called,
+    read_committed through `c`, which this assigns. Returns how many records that is
+    at most (aborted ones and transaction markers are counted but never seen) and the
+    batches. A stream a rebuild or a backtest reads keeps growing while it reads: the
+    end is fixed at the start so that it finishes."""
+    positions: dict[tuple[str, int], int] = {}  # next offset to read
+    ends: dict[tuple[str, int], int] = {}
+    for topic, since_ms in starts.items():
+        partitions = c.list_topics(topic, timeout=10).topics[topic].partitions
+        parts = [TopicPartition(topic, p, since_ms or 0) for p in partitions]
+        found = parts if since_ms is None else c.offsets_for_times(parts, timeout=10)
+        for tp in found:
+            low, high = c.get_watermark_offsets(tp, timeout=10)
+            # offsets_for_times answers -1 after the last record: nothing to read there.
+            first = low if since_ms is None else (high if tp.offset < 0 else max(tp.offset, low))
+            positions[(topic, tp.partition)], ends[(topic, tp.partition)] = first, high
+    total = sum(ends[k] - positions[k] for k in ends)
+    c.assign([TopicPartition(t, p, positions[(t, p)]) for t, p in ends])
+
+    def batches() -> Iterator[list[Message]]:
+        idle_since = time.monotonic()
+        while not all(positions[k] >= ends[k] for k in ends):
+            msgs = [m for m in c.consume(batch, timeout=0.5) if m.error() is None]
+            if not msgs:
+                if time.monotonic() - idle_since > idle_s:
+                    return  # an open producer transaction holds the rest back: what is committed is in
+                for tp in c.position([TopicPartition(t, p) for t, p in ends]):
+                    if tp.offset >= 0:  # past aborted records and transaction markers
+                        positions[(tp.topic, tp.partition)] = max(positions[(tp.topic, tp.partition)], tp.offset)
+                continue
+            idle_since = time.monotonic()
+            for m in msgs:
+                key = (m.topic(), m.partition())
+                positions[key] = max(positions[key], m.offset() + 1)  # type: ignore[index, operator]
+            yield msgs
+
+    return total, batches()
 
 
 def group_has_consumed(s: Settings, topic: str, timeout_s: float = 10.0) -> bool:
