@@ -312,8 +312,14 @@ def cmd_rules_backtest(args: argparse.Namespace) -> int:
     except (admin.RuleRefused, ValueError) as exc:
         print(f"lepton-stream rules backtest: {exc}", file=sys.stderr)
         return 2
+    from confluent_kafka import KafkaException
+
     quiet = args.json or not sys.stderr.isatty()
-    report = backtest.run(s, rule, since_ms, progress=None if quiet else bar(what="backtest"))
+    try:
+        report = backtest.run(s, rule, since_ms, progress=None if quiet else bar(what="backtest"))
+    except KafkaException as exc:
+        print(f"lepton-stream rules backtest: cannot read {s.kafka_bootstrap}: {exc}", file=sys.stderr)
+        return 1
     if not quiet:
         print(file=sys.stderr)  # past the progress bar's line
     print(json.dumps(report.to_dict()) if args.json else report.human())

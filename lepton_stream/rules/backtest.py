@@ -150,7 +150,9 @@ def read_history(s: Settings, since_ms: int, progress: Progress | None = None) -
     history = History()
     into = {topics.transactions: history.transactions, topics.fraud_labels: history.labels,
             topics.scores: history.scores, topics.credit_profiles: history.profiles}
-    c = consumer(s.kafka_bootstrap, f"lepton-backtest-{uuid.uuid4().hex[:8]}", security=client_security(s))
+    # log_level 0: a broker away is said once, by the CLI, not by librdkafka every 50 ms.
+    c = consumer(s.kafka_bootstrap, f"lepton-backtest-{uuid.uuid4().hex[:8]}", security=client_security(s),
+                 log_level=0)
     try:
         # A score is written after its transaction arrived: those of the period are after its start.
         total, batches = read_ranges(c, {topics.transactions: start, topics.fraud_labels: start,
@@ -242,7 +244,7 @@ def _scores(records: Iterable[Record], wanted: set[str]) -> dict[str, tuple[floa
             tx_id, fraud, credit = x["tx_id"], float(x[FRAUD_OUTPUT]), float(x[CREDIT_OUTPUT])
         except (ValueError, TypeError, KeyError):
             continue
-        if tx_id in wanted:
+        if isinstance(tx_id, str) and tx_id in wanted:
             out.setdefault(tx_id, (fraud, credit))
     return out
 
@@ -307,7 +309,6 @@ def backtest(s: Settings, rule: Rule, history: History, since_ms: int, until_ms:
         if reads_scores:  # a score it would read is unknown: not evaluated
             counts["not_evaluated"] += int((~scored).sum())
             rows, got, fraud_tx = rows[scored], [g for g in got if g is not None], fraud_tx[scored]
-            scored = scored[scored]
         fraud_score = np.array([g[0] if g is not None else np.nan for g in got], np.float64)
         credit_score = np.array([g[1] if g is not None else np.nan for g in got], np.float64)
         columns = Batch([], valid=[txs[i] for i in rows.tolist()], fraud_features=fraud_x[rows],

@@ -207,3 +207,32 @@ def test_the_period_is_the_last_since(since, monkeypatch, tmp_path, capsys):
     want = {"7d": 7 * DAY_MS, "12h": 12 * HOUR_MS}[since]
     assert abs(now - seen["since"] - want) < 60_000
     assert "backtest of rule g v1" in capsys.readouterr().out
+
+
+def test_a_late_transaction_is_counted_and_replayed_as_if_in_time():
+    events = _events(n=60, gap_ms=10 * 60_000.0)
+    h = _history(events)
+    late = json.loads(h.transactions[5].value or b"")
+    # It arrives three hours after it happened, after later transactions of its card.
+    h.transactions[5] = Record(late["ts"] + 3 * HOUR_MS, 0, 5, None, json.dumps(late).encode())
+    h.transactions.sort(key=lambda r: r.timestamp_ms)
+    later_of_card = [ev for ev in events if ev.event["card_id"] == late["card_id"]
+                     and late["ts"] < ev.event["ts"] <= late["ts"] + 3 * HOUR_MS]
+    assert later_of_card
+    report = backtest(S, _rule("card_nb_tx_7d >= 1"), h, T0, _end(events) + 3 * HOUR_MS)
+    assert (report.transactions, report.matched, report.late) == (60, 60, 1)
+
+
+def test_the_cli_says_in_one_line_when_kafka_cannot_be_read(tmp_path, monkeypatch, capsys):
+    from confluent_kafka import KafkaError, KafkaException
+
+    def away(*_a, **_k):
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Failed to get metadata"))
+
+    monkeypatch.setattr(bt, "run", away)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"id": "g", "version": 1, "description": "", "owner": "me", "action": "alert",
+                                "severity": "high", "condition": "amount > 5"}))
+    assert cli.main(["rules", "backtest", str(good)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot read" in err and "Failed to get metadata" in err
