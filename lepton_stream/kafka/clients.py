@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
@@ -93,20 +93,27 @@ def read_ranges(c: Consumer, starts: Mapping[str, int | None], *, batch: int = 2
 
     def batches() -> Iterator[list[Message]]:
         idle_since = time.monotonic()
-        while not all(positions[k] >= ends[k] for k in ends):
-            msgs = [m for m in c.consume(batch, timeout=0.5) if m.error() is None]
-            if not msgs:
-                if time.monotonic() - idle_since > idle_s:
-                    return  # an open producer transaction holds the rest back: what is committed is in
-                for tp in c.position([TopicPartition(t, p) for t, p in ends]):
-                    if tp.offset >= 0:  # past aborted records and transaction markers
-                        positions[(tp.topic, tp.partition)] = max(positions[(tp.topic, tp.partition)], tp.offset)
-                continue
-            idle_since = time.monotonic()
+        while unread := [TopicPartition(t, p) for (t, p), end in ends.items() if positions[(t, p)] < end]:
+            # Records appended since the start are left for another run: a topic that
+            # keeps growing (transactions while the job runs) must not keep this one going.
+            msgs = [m for m in c.consume(batch, timeout=0.5) if m.error() is None
+                    and cast(int, m.offset()) < ends[(cast(str, m.topic()), cast(int, m.partition()))]]
             for m in msgs:
-                key = (m.topic(), m.partition())
-                positions[key] = max(positions[key], m.offset() + 1)  # type: ignore[index, operator]
-            yield msgs
+                key = (cast(str, m.topic()), cast(int, m.partition()))
+                positions[key] = max(positions[key], cast(int, m.offset()) + 1)
+            # Past aborted records and transaction markers, which are never delivered: a
+            # topic written in transactions (`scores`) ends with a marker.
+            for tp in c.position(unread):
+                if tp.offset >= 0:
+                    positions[(tp.topic, tp.partition)] = max(positions[(tp.topic, tp.partition)], tp.offset)
+            done = [tp for tp in unread if positions[(tp.topic, tp.partition)] >= ends[(tp.topic, tp.partition)]]
+            if done:
+                c.pause(done)
+            if msgs:
+                idle_since = time.monotonic()
+                yield msgs
+            elif time.monotonic() - idle_since > idle_s:
+                return  # an open producer transaction holds the rest back: what is committed is in
 
     return total, batches()
 
