@@ -43,9 +43,7 @@ class RebuildReport:
 
 def rebuild(s: Settings, store: WindowStore, since_ms: int, *, batch: int = 2000,
             progress: Progress | None = None, idle_s: float = 10.0) -> RebuildReport:
-    from confluent_kafka import TopicPartition
-
-    from lepton_stream.kafka.clients import client_security, consumer
+    from lepton_stream.kafka.clients import client_security, consumer, read_ranges
 
     t0 = time.monotonic()
     topics = s.topics
@@ -53,39 +51,12 @@ def rebuild(s: Settings, store: WindowStore, since_ms: int, *, batch: int = 2000
                                 DedupStage(s, store), FeatureStage(s, store)])
     c = consumer(s.kafka_bootstrap, f"lepton-rebuild-{uuid.uuid4().hex[:8]}", security=client_security(s))
     try:
-        positions: dict[tuple[str, int], int] = {}  # next offset to read
-        ends: dict[tuple[str, int], int] = {}  # the end when the rebuild started
-        for topic in (topics.transactions, topics.fraud_labels, topics.credit_profiles):
-            partitions = c.list_topics(topic, timeout=10).topics[topic].partitions
-            parts = [TopicPartition(topic, p, since_ms) for p in partitions]
-            # Profiles are reference data: all of them, whatever the start.
-            found = parts if topic == topics.credit_profiles else c.offsets_for_times(parts, timeout=10)
-            for tp in found:
-                low, high = c.get_watermark_offsets(tp, timeout=10)
-                # offsets_for_times answers -1 after the last record: nothing to read there.
-                first = low if topic == topics.credit_profiles else (high if tp.offset < 0 else max(tp.offset, low))
-                positions[(topic, tp.partition)], ends[(topic, tp.partition)] = first, high
-        total = sum(ends[k] - positions[k] for k in ends)
-        c.assign([TopicPartition(t, p, positions[(t, p)]) for t, p in ends])
+        # Profiles are reference data: all of them, whatever the start.
+        total, batches = read_ranges(c, {topics.transactions: since_ms, topics.fraud_labels: since_ms,
+                                         topics.credit_profiles: None}, batch=batch, idle_s=idle_s)
         counts = {"events": 0, "tx": 0, "labels": 0, "profiles": 0, "rejected": 0}
-        idle_since = time.monotonic()
-
-        def done() -> bool:
-            return all(positions[k] >= ends[k] for k in ends)
-
-        while not done():
-            msgs = [m for m in c.consume(batch, timeout=0.5) if m.error() is None]
-            if not msgs:
-                if time.monotonic() - idle_since > idle_s:
-                    break  # an open producer transaction holds the rest back: what is committed is in
-                for tp in c.position([TopicPartition(t, p) for t, p in ends]):
-                    if tp.offset >= 0:  # past aborted records and transaction markers
-                        positions[(tp.topic, tp.partition)] = max(positions[(tp.topic, tp.partition)], tp.offset)
-                continue
-            idle_since = time.monotonic()
+        for msgs in batches:
             records = [raw_record(m) for m in msgs]
-            for r in records:
-                positions[(r.topic, r.partition)] = r.offset + 1
             out = pipeline.run(records)
             counts["events"] += len(records)
             counts["tx"] += len(out.valid)
@@ -104,7 +75,7 @@ def rebuild(s: Settings, store: WindowStore, since_ms: int, *, batch: int = 2000
                          generation)
 
 
-def bar(stream=sys.stderr) -> Progress:
+def bar(stream=sys.stderr, what: str = "rebuild") -> Progress:
     """A progress bar on a terminal, a line every 5 s elsewhere (logs, CI)."""
     last = [0.0]
     tty = stream.isatty()
@@ -117,7 +88,7 @@ def bar(stream=sys.stderr) -> Progress:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 and total > done else 0.0
         filled = int(share * 30)
-        line = (f"rebuild [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} events "
+        line = (f"{what} [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} events "
                 f"({share:.0%}), {rate:,.0f}/s, eta {eta:.0f} s")
         stream.write(f"\r{line}" if tty else f"{line}\n")
         stream.flush()

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from lepton_stream.features.aggregates import Aggregates
-from lepton_stream.features.definitions import CARD_WINDOWS, TERMINAL_WINDOWS, MultiWindowView
+from lepton_stream.features.definitions import CARD_WINDOWS, DAY_BUCKETS, TERMINAL_WINDOWS, MultiWindowView
 
 
 def _sorted_keys(entity: pd.Series, buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,13 +42,22 @@ def _windows(view: MultiWindowView, keys: np.ndarray, buckets: np.ndarray, weigh
     return outs
 
 
-def offline_aggregates(tx: pd.DataFrame, fraud_tx_ids: set[str] | None = None) -> Aggregates:
+def offline_aggregates(tx: pd.DataFrame, fraud_tx_ids: set[str] | None = None,
+                       label_arrivals: Mapping[str, int] | None = None) -> Aggregates:
     """The aggregates of every transaction of `tx` (in arrival = time order), as the
     online store computes them when each confirmed fraud's label arrives at
-    least `TERMINAL_WINDOWS.delay_days` after its transaction.
+    most `TERMINAL_WINDOWS.delay_days` after its transaction.
+
+    With `label_arrivals` (the tx_id of each confirmed fraud -> when its label
+    arrived, on the clock of the column `arrival_ms` that `tx` then needs), a fraud
+    counts for an event only if its label arrived before the event did, as in the
+    online store, whose terminal windows count a label from its arrival on; a label
+    and a transaction of the same instant: the label after (as `backfill` applies them).
 
     Columns: tx_id, card_id, terminal_id, ts_ms, amount_cents, x, y.
     """
+    if label_arrivals is not None and fraud_tx_ids is None:
+        fraud_tx_ids = set(label_arrivals)
     n = len(tx)
     ts = tx["ts_ms"].to_numpy(np.int64)
     cents = tx["amount_cents"].to_numpy(np.int64)
@@ -70,8 +81,27 @@ def offline_aggregates(tx: pd.DataFrame, fraud_tx_ids: set[str] | None = None) -
     order, keys = _sorted_keys(tx["terminal_id"], tb)
     t_count, t_frauds = _windows(TERMINAL_WINDOWS, keys, tb[order], [np.ones(n, np.int64), is_fraud[order]],
                                  inclusive_self=False)
+    if label_arrivals is not None:
+        at = tx["tx_id"].map(label_arrivals).to_numpy(np.float64)[order]
+        _uncount_unseen_labels(t_frauds, keys, tb[order], np.flatnonzero(is_fraud[order] & ~np.isnan(at)), at,
+                               tx["arrival_ms"].to_numpy(np.float64)[order])
     return Aggregates(card_count, card_sum, prev_ts, prev_x, prev_y, _unsort(t_count, order),
                       _unsort(t_frauds, order))
+
+
+def _uncount_unseen_labels(frauds: np.ndarray, keys: np.ndarray, buckets: np.ndarray, labelled: np.ndarray,
+                           label_at: np.ndarray, arrival: np.ndarray) -> None:
+    """Take each fraud out of the terminal windows (in key order) of the events that
+    arrived before its label did. Per fraud a few binary searches: the events whose
+    delayed windows hold its bucket are a contiguous run of its terminal's keys."""
+    view = TERMINAL_WINDOWS
+    for p in labelled.tolist():
+        base = keys[p] - buckets[p]
+        first = base + buckets[p] + DAY_BUCKETS * view.delay_days + 1  # the first bucket whose windows hold it
+        lo = int(np.searchsorted(keys, first, "left"))
+        for k, days in enumerate(view.windows_days):
+            hi = int(np.searchsorted(keys, first + DAY_BUCKETS * days - 1, "right"))
+            frauds[lo:hi, k] -= arrival[lo:hi] <= label_at[p]
 
 
 def _unsort(a: np.ndarray, order: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
@@ -67,6 +67,55 @@ def read_until_idle(bootstrap: str, topic: str, idle_s: float = 2.0, **extra: An
         return out
     finally:
         c.close()
+
+
+def read_ranges(c: Consumer, starts: Mapping[str, int | None], *, batch: int = 2000,
+                idle_s: float = 10.0) -> tuple[int, Iterator[list[Message]]]:
+    """Each topic of `starts` from a point in time (epoch ms of the records' Kafka
+    timestamps; None: from its oldest record) up to its end as it stood when called,
+    read_committed through `c`, which this assigns. Returns how many records that is
+    at most (aborted ones and transaction markers are counted but never seen) and the
+    batches. A stream a rebuild or a backtest reads keeps growing while it reads: the
+    end is fixed at the start so that it finishes."""
+    positions: dict[tuple[str, int], int] = {}  # next offset to read
+    ends: dict[tuple[str, int], int] = {}
+    for topic, since_ms in starts.items():
+        partitions = c.list_topics(topic, timeout=10).topics[topic].partitions
+        parts = [TopicPartition(topic, p, since_ms or 0) for p in partitions]
+        found = parts if since_ms is None else c.offsets_for_times(parts, timeout=10)
+        for tp in found:
+            low, high = c.get_watermark_offsets(tp, timeout=10)
+            # offsets_for_times answers -1 after the last record: nothing to read there.
+            first = low if since_ms is None else (high if tp.offset < 0 else max(tp.offset, low))
+            positions[(topic, tp.partition)], ends[(topic, tp.partition)] = first, high
+    total = sum(ends[k] - positions[k] for k in ends)
+    c.assign([TopicPartition(t, p, positions[(t, p)]) for t, p in ends])
+
+    def batches() -> Iterator[list[Message]]:
+        idle_since = time.monotonic()
+        while unread := [TopicPartition(t, p) for (t, p), end in ends.items() if positions[(t, p)] < end]:
+            # Records appended since the start are left for another run: a topic that
+            # keeps growing (transactions while the job runs) must not keep this one going.
+            msgs = [m for m in c.consume(batch, timeout=0.5) if m.error() is None
+                    and cast(int, m.offset()) < ends[(cast(str, m.topic()), cast(int, m.partition()))]]
+            for m in msgs:
+                key = (cast(str, m.topic()), cast(int, m.partition()))
+                positions[key] = max(positions[key], cast(int, m.offset()) + 1)
+            # Past aborted records and transaction markers, which are never delivered: a
+            # topic written in transactions (`scores`) ends with a marker.
+            for tp in c.position(unread):
+                if tp.offset >= 0:
+                    positions[(tp.topic, tp.partition)] = max(positions[(tp.topic, tp.partition)], tp.offset)
+            done = [tp for tp in unread if positions[(tp.topic, tp.partition)] >= ends[(tp.topic, tp.partition)]]
+            if done:
+                c.pause(done)
+            if msgs:
+                idle_since = time.monotonic()
+                yield msgs
+            elif time.monotonic() - idle_since > idle_s:
+                return  # an open producer transaction holds the rest back: what is committed is in
+
+    return total, batches()
 
 
 def group_has_consumed(s: Settings, topic: str, timeout_s: float = 10.0) -> bool:

@@ -1,5 +1,5 @@
 """Live fraud rules beside the model: the rule model, a safe condition language (a
-subset of CEL) and a vectorised evaluator. Not yet wired into the streaming job."""
+subset of CEL) and a vectorised evaluator. Wired into the job by `lepton_stream/pipeline/rules_stage.py`."""
 
 from lepton_stream.rules.engine import RuleHits, RuleProblem, RuleSet
 from lepton_stream.rules.expr import Compiled, ExprError, compile_condition

@@ -1,6 +1,7 @@
 """What `lepton-stream rules` does: read the live rules from the `rules` topic, and
 publish a rule, a new disabled version of one, or a tombstone. A rule is checked
-(syntax, names, types) before anything is published; a refusal is one line."""
+(syntax, names, types) before anything is published or read (`rules backtest`);
+a refusal is one line."""
 
 from __future__ import annotations
 
@@ -47,11 +48,17 @@ def _publish(s: Settings, key: str, value: bytes | None) -> None:
         raise RuntimeError(f"rule {key} not acknowledged by the broker: {failed or 'timed out'}")
 
 
-def add(s: Settings, path: str | os.PathLike[str]) -> Rule:
+def load_checked(path: str | os.PathLike[str]) -> Rule:
+    """The rule of a file, checked as `rules add` and `rules backtest` both check it."""
     rule = load_rule_file(path)
     if not isinstance(rule, Rule):
         raise RuleRefused(f"{path}: {rule.message}")
     check(rule)
+    return rule
+
+
+def add(s: Settings, path: str | os.PathLike[str]) -> Rule:
+    rule = load_checked(path)
     current = read_rules(s).get(rule.id)
     if current is not None and rule.version <= current.version:
         raise RuleRefused(f"rule {rule.id}: version {rule.version} is not above the live version {current.version}")

@@ -70,3 +70,36 @@ def test_a_card_never_seen_has_neutral_history_features():
                                                        np.array([1.0]), np.array([1.0]), agg)[0], strict=True))
     assert f["log_seconds_since_last_tx"] == pytest.approx(np.log1p(NO_PREVIOUS_S))
     assert f["distance_from_last_tx"] == 0.0 and f["terminal_risk_30d"] == 0.0
+
+
+def test_a_label_counts_for_the_events_that_arrive_after_it_as_in_the_store():
+    """offline_aggregates with label arrivals against the naive definition the store's
+    tests use: labels interleaved with an in-order stream, some of them days late."""
+    from lepton_stream.feature_store.base import LabelFacts, TxFacts
+    from tests.integration.feature_cases import _naive
+
+    rng = np.random.default_rng(3)
+    n = 800
+    ts = T0 + np.sort(rng.integers(0, 40 * D, n))
+    txs = [TxFacts(f"x{i}", f"c{rng.integers(4)}", f"t{rng.integers(2)}", int(ts[i]), int(rng.integers(1, 9999)),
+                   0.0, 0.0) for i in range(n)]
+    arrival = {t.tx_id: 2 * k for k, t in enumerate(txs)}  # the stream's order is the clock
+    label_at: dict[str, int] = {}
+    after: dict[int, list[LabelFacts]] = {}  # labels arriving after the transaction at this position
+    for i in rng.choice(n, 120, replace=False).tolist():
+        k = int(min(i + rng.integers(0, 400), n - 1))  # just after its transaction, or up to ~20 days later
+        after.setdefault(k, []).append(LabelFacts(txs[i].tx_id, txs[i].terminal_id))
+        label_at[txs[i].tx_id] = 2 * k + 1
+    events: list[tuple[str, object]] = []
+    for k, t in enumerate(txs):
+        events += [("tx", t), *(("label", label) for label in after.get(k, []))]
+    want = _naive(events)
+    df = _tx([(t.tx_id, t.card_id, t.terminal_id, t.ts_ms, t.amount_cents, 0.0, 0.0) for t in txs])
+    df["arrival_ms"] = df["tx_id"].map(arrival)
+    agg = offline_aggregates(df, label_arrivals=label_at)
+    got = agg.terminal_frauds.tolist()
+    assert got == [want[t.tx_id][4] for t in txs]
+    assert agg.terminal_count.tolist() == [want[t.tx_id][3] for t in txs]
+    # Some labels were late for some events: counting every fraud says more.
+    assert (offline_aggregates(df, set(label_at)).terminal_frauds > agg.terminal_frauds).any()
+    assert agg.terminal_frauds.sum() > 0
