@@ -525,11 +525,16 @@ def main(argv: list[str] | None = None) -> int:
     model.add_parser("build-trt", help="build TensorRT plans (trtexec in the Triton container; GPU only)",
                      add_help=False)
     args = ap.parse_args(argv)
+    from confluent_kafka import KafkaException
+
     try:
         return int(args.fn(args))
     except SettingsError as exc:  # a bad LEPTON_* value: one line, no traceback
         print(f"lepton-stream: {exc}", file=sys.stderr)
         return 2
+    except KafkaException as exc:  # the broker away or refusing: one line, no traceback
+        print(f"lepton-stream {args.cmd}: Kafka at {Settings.from_env().kafka_bootstrap}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
