@@ -103,12 +103,17 @@ def listening_sockets(root: int) -> dict[int, set[Address]]:
     """Every listening TCP socket of `root` and its descendants, by PID."""
     table, out = _listening(), {}
     for pid in _descendants(root):
-        fd_dir = Path(f"/proc/{pid}/fd")
         try:
-            links = [fd.readlink() for fd in fd_dir.iterdir()]
-        except OSError:  # gone meanwhile
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:  # the process is gone meanwhile
             continue
-        for link in map(str, links):
+        links = []
+        for fd in fds:
+            try:
+                links.append(str(fd.readlink()))
+            except OSError:  # that descriptor closed meanwhile (a busy broker opens and closes many)
+                continue
+        for link in links:
             if link.startswith("socket:[") and link[8:-1] in table:
                 out.setdefault(pid, set()).add(table[link[8:-1]])
     return out
