@@ -50,7 +50,7 @@ def _is_pan(run: str) -> bool:
     """A run that is, or may hide, a card number: Luhn-valid as a whole group, or as a
     span of groups written the way cards are (3 to 6 digits each: `4020 0883 2820
     8957`, `3782 822463 10005`), which also finds one with digits glued on by a
-    separator (`4111111111111111-12`)."""
+    separator (a 16-digit number, then `-12`)."""
     groups = _groups(run)
     for i, g in enumerate(groups):
         if _pan_shaped(g):
