@@ -50,6 +50,8 @@ RULE_HITS = Counter("lepton_rule_hits", "Transactions a live rule matched, by ru
                     "people: never card data)", ["rule"])
 MODEL = Info("lepton_model", "Model version the pipeline last scored with", ["model"])
 MODEL_VERSION = Gauge("lepton_model_version", "Model version the pipeline last scored with (number)", ["model"])
+CHALLENGER_FAILURES = Counter("lepton_challenger_failures", "Scoring requests of the challenger model that failed "
+                              "(its scores null for that chunk; the champion's stand)")
 
 # --- the load generator (producers) ---------------------------------------------------
 PRODUCER_SENT = Counter("lepton_producer_sent", "Events the load generator handed to Kafka", ["topic"])

@@ -21,10 +21,13 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
+from lepton_stream import logs
 from lepton_stream.models.roles import Roles
+from lepton_stream.observability.metrics import CHALLENGER_FAILURES
 from lepton_stream.scoring.base import CREDIT_MODEL, CREDIT_OUTPUT, FEATURES_INPUT, FRAUD_MODEL, FRAUD_OUTPUT, Scores
 
 CHALLENGER = "challenger"
+log = logs.get("lepton.scoring")
 
 
 class TritonScorer:
@@ -83,6 +86,14 @@ class TritonScorer:
         out = {}
         for _ in range(3 if challenger else 2):
             key, output, result, error = done.get(timeout=self._timeout_s + 5)
+            if error is not None and key == CHALLENGER:
+                # A failing challenger never holds the champion's scores back: its
+                # answers are null for this chunk (RouteStage), and it is counted.
+                CHALLENGER_FAILURES.inc()
+                log.warning("challenger request failed; its scores are null for this batch",
+                            extra={"version": challenger, "error": str(error)[:300]})
+                out[key] = np.full(len(fx), np.nan, np.float32)
+                continue
             if error is not None:
                 raise error
             out[key] = result.as_numpy(output).reshape(-1)

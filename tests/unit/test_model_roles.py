@@ -190,3 +190,28 @@ def test_each_batch_takes_the_champion_and_challenger_from_one_snapshot_of_the_r
     r.write_roles(repo, r.Roles(2, 3).promoted())
     assert scorer.plan() == ({"fraud_scorer": "3", "credit_scorer": "4"}, "2")
     scorer.close()
+
+
+def test_a_failing_challenger_never_holds_the_champions_scores_back():
+    from lepton_stream.scoring.triton_client import TritonScorer
+
+    class Answer:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def as_numpy(self, output: str) -> np.ndarray:
+            return np.full((self.n, 1), 0.5, np.float32)
+
+    scorer = TritonScorer("127.0.0.1:1")  # its client is replaced: no request leaves
+    failing = {"2": RuntimeError("version 2 unloaded")}
+
+    def infer(key, model, output, x, version, done):  # noqa: ANN001 (the signature of _infer)
+        error = failing.get(version) if key == "challenger" else None
+        done.put((key, output, None if error else Answer(len(x)), error))
+
+    scorer._infer = infer  # type: ignore[method-assign]
+    fx, cx = np.ones((3, 21), np.float32), np.ones((3, 9), np.float32)
+    out = scorer._score_all(fx, cx, {"fraud_scorer": "3", "credit_scorer": "4"}, "2")
+    assert out.fraud.tolist() == [0.5] * 3 and out.fraud_version == "3"
+    assert out.challenger is not None and np.isnan(out.challenger).all() and out.challenger_version == "2"
+    scorer.close()
