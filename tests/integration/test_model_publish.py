@@ -199,7 +199,7 @@ def test_a_challenger_is_added_promoted_and_rolled_back_mid_stream(stack, tmp_pa
     topics = stack.topics.__class__(**{f: f"{getattr(stack.topics, f)}-cc-{run}"
                                        for f in stack.topics.__dataclass_fields__})
     # Every event counts as labelled at once (maturity 0): the test's labels are all it will get.
-    s = stack.replace(topics=topics, consumer_group=f"cc-{run}", checkpoint_interval_ms=1000, label_maturity_hours=0.0,
+    s = stack.replace(topics=topics, consumer_group=f"cc-{run}", checkpoint_interval_ms=200, label_maturity_hours=0.0,
                       monitor_app_id=f"monitor-cc-{run}")
     monkeypatch.setattr("lepton_stream.cli._settings", lambda args: s)
     create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
