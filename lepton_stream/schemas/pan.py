@@ -17,14 +17,14 @@ import re
 _SEP = "[ \\-\\x00]{0,2}"
 _RUN = re.compile(f"(?<![0-9])[0-9](?:{_SEP}[0-9])*(?![0-9])")
 _RUN_BYTES = re.compile(f"(?<![0-9])[0-9](?:{_SEP}[0-9])*(?![0-9])".encode())
-_NO_DIGITS = str.maketrans("", "", "0123456789")
 _MIN_RUN = 13  # the fewest digits a card number has
 
 
 def _too_few_digits(text: str) -> bool:
     # Every identifier of every event is checked: most have a handful of digits, and
     # counting them is far cheaper than finding the runs.
-    return len(text) - len(text.translate(_NO_DIGITS)) < _MIN_RUN
+    data = text.encode("utf-8", "surrogatepass")
+    return len(data) - len(data.translate(None, b"0123456789")) < _MIN_RUN
 
 
 def luhn_valid(digits: str) -> bool:

@@ -25,6 +25,7 @@ SCHEMA_VERSION = 1
 CHANNELS = ("pos", "ecom", "atm")
 REQUIRED = ("tx_id", "card_id", "customer_id", "terminal_id", "merchant_id", "mcc",
             "amount", "currency", "ts", "channel", "x", "y", "schema_version")
+_KNOWN = frozenset(REQUIRED)
 IDS = ("tx_id", "card_id", "customer_id", "terminal_id", "merchant_id", "mcc")
 MAX_ID_CHARS = 128
 _ID_FORBIDDEN = frozenset("<>\"'`\\{}")
@@ -172,7 +173,7 @@ def parse_transaction(raw: bytes | str | None, limits: Limits = Limits(),  # noq
         if abs(value) > limits.max_abs_coordinate or not math.isfinite(float(value)):
             return _fail("location_out_of_range", f"'{name}' must be within +-{limits.max_abs_coordinate:g}", name)
         coords.append(float(value))
-    extra = {k: v for k, v in obj.items() if k not in REQUIRED}
+    extra = {k: v for k, v in obj.items() if k not in _KNOWN}
     return Transaction(
         amount=float(dec), amount_cents=int(dec * 100), currency=currency, ts_ms=ts_ms,
         channel=channel, x=coords[0], y=coords[1], extra=extra, **ids,
