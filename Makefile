@@ -16,7 +16,7 @@ demo:  ## the end-to-end demo on a local stack (sets up only what it needs)
 test: setup  ## lint, type check, then every test (unit, integration, deploy, training)
 	.venv/bin/ruff check .
 	.venv/bin/mypy
-	.venv/bin/pytest -q tests
+	.venv/bin/pytest -q --durations=15 tests
 
 unit:  ## the unit tests alone, in seconds (needs a set-up .venv)
 	.venv/bin/pytest -q tests/unit

@@ -5,9 +5,10 @@ Reads top to bottom as the data flows. Flink moves bytes between Kafka and
 one vectorised (pandas) Python function; all per-event work happens in that
 function a batch at a time (parse, Redis features, one Triton request),
 because per-record PyFlink Python state runs at only 500-4,000 events/s here
-when measured on two cores. The function returns, per input record, the list of output
-records it produced, each as `topic \\x01 key \\x01 value`; SQL unnests them
-into one Kafka sink that writes to the topic named in each row.
+when measured on two cores. The function returns, per input record, the output
+records it produced as three lists (topics, keys, values: bytes pass through
+untouched); SQL unnests them into one Kafka sink that writes to the topic named
+in each row.
 
 Run: `python -m stream_jobs.scoring_job [--startup group|earliest|latest|timestamp:<ms>] [--bounded]
 [--from-savepoint PATH]`
@@ -29,7 +30,10 @@ from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 
-SEP = "\x01"
+# What the batch step returns per input record: its output records, as parallel lists.
+OUTPUTS = DataTypes.ROW([DataTypes.FIELD("t", DataTypes.ARRAY(DataTypes.STRING())),
+                         DataTypes.FIELD("k", DataTypes.ARRAY(DataTypes.BYTES())),
+                         DataTypes.FIELD("v", DataTypes.ARRAY(DataTypes.BYTES()))])
 
 
 class ProcessBatch(ScalarFunction):
@@ -42,16 +46,19 @@ class ProcessBatch(ScalarFunction):
         self.pipeline = build_pipeline(Settings.from_env())
 
     def eval(self, topics: pd.Series, keys: pd.Series, values: pd.Series, partitions: pd.Series,
-             offsets: pd.Series) -> pd.Series:
+             offsets: pd.Series) -> pd.DataFrame:
         from lepton_stream.pipeline import RawRecord
 
         records = [RawRecord(k, v, t, int(p), int(o))
                    for t, k, v, p, o in zip(topics, keys, values, partitions, offsets, strict=True)]
-        per_record: list[list[str]] = [[] for _ in records]
+        out_topics: list[list[str]] = [[] for _ in records]
+        out_keys: list[list[bytes]] = [[] for _ in records]
+        out_values: list[list[bytes]] = [[] for _ in records]
         for out in self.pipeline.process(records):
-            key = out.key.decode(errors="replace").replace(SEP, "?")
-            per_record[out.origin].append(f"{out.topic}{SEP}{key}{SEP}{out.value.decode()}")
-        return pd.Series(per_record)
+            out_topics[out.origin].append(out.topic)
+            out_keys[out.origin].append(out.key)
+            out_values[out.origin].append(out.value)
+        return pd.DataFrame({"t": out_topics, "k": out_keys, "v": out_values})
 
 
 def kafka_options(s: Settings) -> str:
@@ -199,8 +206,7 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
             'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
 
     # 3. The batch step: labels and features in Redis, parse, score on Triton, route.
-    process = udf(ProcessBatch(), result_type=DataTypes.ARRAY(DataTypes.STRING()),
-                  func_type="pandas")
+    process = udf(ProcessBatch(), result_type=OUTPUTS, func_type="pandas")
     t_env.create_temporary_function("process_batch", process)
 
     return t_env
@@ -221,13 +227,12 @@ def claim_new_store(s: Settings) -> None:
         store.close()
 
 
+# Each output record of the batch step becomes a row of the sink (arrays index from 1).
 INSERT = """
     INSERT INTO outputs
-    SELECT SPLIT_INDEX(r.e, U&'\\0001', 0),
-           CAST(SPLIT_INDEX(r.e, U&'\\0001', 1) AS BYTES),
-           CAST(SPLIT_INDEX(r.e, U&'\\0001', 2) AS BYTES)
-    FROM (SELECT process_batch(`topic`, k, v, `partition`, `offset`) AS outs FROM inputs) AS s
-    CROSS JOIN UNNEST(s.outs) AS r(e)"""
+    SELECT r.t, s.o.k[r.i], s.o.v[r.i]
+    FROM (SELECT process_batch(`topic`, k, v, `partition`, `offset`) AS o FROM inputs) AS s
+    CROSS JOIN UNNEST(s.o.t) WITH ORDINALITY AS r(t, i)"""
 
 
 def main(argv: list[str] | None = None) -> int:
