@@ -357,7 +357,10 @@ def summarize(r: dict) -> str:
                   f"{m['bytes_per_active_card']:,} bytes per active card ({m['gb_per_million_cards']} GB per million "
                   f"cards) after {m['days']} simulated days, {m['cards']:,} cards, {m['terminals']:,} terminals; "
                   f"replay horizon {m['replay_horizon_days']} days. By key: "
-                  + ", ".join(f"{k} {v:,}" for k, v in m["bytes_per_card_by_key"].items()) + ".", ""]
+                  + ", ".join(f"{k} {v:,}" for k, v in m["bytes_per_card_by_key"].items()) + ". "
+                  f"Kept per transaction for replays: {m['replay_bytes_per_transaction']:,} bytes ("
+                  + ", ".join(f"{k} {v:,}" for k, v in (m.get("replay_bytes_per_transaction_by_kind") or {}).items())
+                  + ").", ""]
     return "\n".join(lines)
 
 

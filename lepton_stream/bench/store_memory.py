@@ -1,8 +1,9 @@
 """Redis memory per active card at steady state.
 
 Replays `days` of simulated history for `cards` cards through the store (a
-fresh redis-server started and stopped by PID), then drops what expiry would
-have dropped by then (a card's `seen` days older than the replay horizon: keys
+fresh redis-server started and stopped by PID), each transaction claimed
+first as the job's dedup stage does, then drops what expiry would have dropped
+by then (claims and a card's `seen` days older than the replay horizon: keys
 expire on wall time, and a replay compresses weeks into seconds) and divides
 Redis's used memory, less an empty server's, by the active cards. Terminal
 state is shared by many cards and counted per card too.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from lepton_stream.bench.harness import private_redis
 from lepton_stream.feature_store.backfill import tx_facts
+from lepton_stream.feature_store.base import TxClaim
 from lepton_stream.feature_store.redis_windows import DAY_MS, RedisWindowStore
 from lepton_stream.features.definitions import PROFILE_FIELDS
 
@@ -28,6 +30,9 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
         store.load_profiles(sim.customers["card_id"].tolist(), sim.customers[list(PROFILE_FIELDS)].to_numpy())
         facts = tx_facts(tx)
         for i in range(0, len(facts), 5000):
+            # A claim as the job's dedup stage makes it: a 16-digit fingerprint, the record's place.
+            store.claim([TxClaim(f.tx_id, f"{i + k:016x}", f"transactions/{(i + k) % 2}/{(i + k) // 2}")
+                         for k, f in enumerate(facts[i:i + 5000])])
             store.apply_transactions(facts[i:i + 5000])
         last_day = int(tx["ts_ms"].max()) // DAY_MS
         horizon_days = replay_horizon_s // 86_400
@@ -35,14 +40,22 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
         for key in r.scan_iter("lepton:{c:*}:seen:*", count=10_000):
             if int(key.rsplit(b":", 1)[1]) < last_day - horizon_days:
                 expired += r.delete(key)
+        horizon_start = (last_day - horizon_days) * DAY_MS
+        old = [store.claim_key(t) for t in tx.loc[tx["ts_ms"] < horizon_start, "tx_id"]]
+        for i in range(0, len(old), 10_000):
+            r.delete(*old[i:i + 10_000])
         by_kind: dict[str, int] = {}
-        entries = {"card": 0, "terminal": 0}  # transactions remembered in `seen`
+        entries = {"card": 0, "terminal": 0, "claim": 0}  # transactions remembered for replays
         for key in r.scan_iter("lepton:*", count=10_000):
-            kind = {"s": "state"}.get(k := key.split(b"}:", 1)[1].split(b":")[0].decode(), k)
-            entity = "card" if key[8:9] == b"c" else "terminal"
-            name = f"{entity} {kind}"
+            if key.startswith(b"lepton:{x:"):
+                entity, kind = "claim", "seen"
+                entries["claim"] += 1
+            else:
+                kind = {"s": "state"}.get(k := key.split(b"}:", 1)[1].split(b":")[0].decode(), k)
+                entity = "card" if key[8:9] == b"c" else "terminal"
+            name = "claims" if entity == "claim" else f"{entity} {kind}"
             by_kind[name] = by_kind.get(name, 0) + (r.memory_usage(key, samples=0) or 0)
-            if kind == "seen":
+            if kind == "seen" and entity != "claim":
                 entries[entity] += r.hlen(key)
         used = r.info("memory")["used_memory"] - empty
         active = int(tx["card_id"].nunique())
@@ -53,7 +66,10 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
                 "bytes_per_active_card": round(used / active),
                 "bytes_per_card_by_key": {k: round(v / active) for k, v in sorted(by_kind.items())},
                 # What a transaction costs while the store remembers it for replays: its
-                # card's and its terminal's `seen` entry, each with its share of the keys.
-                "replay_bytes_per_transaction": round(sum(by_kind.get(f"{e} seen", 0) / max(n, 1)
-                                                          for e, n in entries.items())),
+                # claim, and its card's and its terminal's `seen` entry, each with its share of the keys.
+                "replay_bytes_per_transaction": round(sum(by_kind.get("claims" if e == "claim" else f"{e} seen", 0)
+                                                          / max(n, 1) for e, n in entries.items())),
+                "replay_bytes_per_transaction_by_kind": {
+                    e: round(by_kind.get("claims" if e == "claim" else f"{e} seen", 0) / max(n, 1))
+                    for e, n in entries.items()},
                 "gb_per_million_cards": round(used / active * 1e6 / 2**30, 2)}

@@ -106,6 +106,10 @@ class RedisWindowStore:
     def terminal_key(terminal_id: str, suffix: str) -> str:
         return f"lepton:{{t:{terminal_id}}}:{suffix}"
 
+    @staticmethod
+    def claim_key(tx_id: str) -> str:
+        return f"lepton:{{x:{tx_id}}}"
+
     def _run(self, name: str, events: Sequence[tuple[list[str], list[Any]]], common: list[Any],
              flagged: bool = False) -> list:
         """Script `name` over each event's (keys, args), `common` args first, in one
@@ -188,7 +192,7 @@ class RedisWindowStore:
         ttl = str(self._replay_horizon_s + DAY_MS // 1000)
         if self._cluster is not None:
             replies = self._cluster.execute([(k, ("SET", k, f"{c.fingerprint}|{c.source}", "NX", "GET", "EX", ttl))
-                                             for c in claims for k in (f"lepton:{{x:{c.tx_id}}}",)])
+                                             for c in claims for k in (self.claim_key(c.tx_id),)])
         else:
             replies = self._claim_one_node(claims, ttl)
         verdicts = [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
@@ -207,7 +211,7 @@ class RedisWindowStore:
         try:
             for start in range(0, len(claims), _CHUNK * 4):
                 conn.send_packed_command([b"".join(
-                    pack_command(("SET", f"lepton:{{x:{c.tx_id}}}", f"{c.fingerprint}|{c.source}", "NX", "GET",  # type: ignore[arg-type]
+                    pack_command(("SET", self.claim_key(c.tx_id), f"{c.fingerprint}|{c.source}", "NX", "GET",  # type: ignore[arg-type]
                                   "EX", ttl)) for c in claims[start:start + _CHUNK * 4])], check_health=False)
             return [conn.read_response() for _ in claims]
         except BaseException:

@@ -124,7 +124,8 @@ def stack(tmp_path_factory) -> Iterator[Settings]:
     home = tmp_path_factory.mktemp("lepton-home")
     # A copy of the model repository: tests publish new versions into it.
     repo = shutil.copytree(Settings().endpoints.model_repo, home / "model_repo")
-    with manager.private_stack(home, {}, partitions=2, checkpoint_interval_ms=1000, model_repo=repo) as s:
+    # The job's own checkpoint interval (200 ms): tests run what ships, and see outputs sooner.
+    with manager.private_stack(home, {}, partitions=2, model_repo=repo) as s:
         yield s
 
 
@@ -132,7 +133,7 @@ def stack(tmp_path_factory) -> Iterator[Settings]:
 def cluster_stack(tmp_path_factory) -> Iterator[Settings]:
     """The stack with its feature store on a local Redis Cluster of three masters."""
     home = tmp_path_factory.mktemp("lepton-home-cluster")
-    with manager.private_stack(home, {}, partitions=2, checkpoint_interval_ms=1000, redis_cluster=True) as s:
+    with manager.private_stack(home, {}, partitions=2, redis_cluster=True) as s:
         yield s
 
 

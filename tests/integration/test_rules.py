@@ -43,7 +43,7 @@ def test_a_rule_published_mid_stream_fires_on_later_transactions_only(stack, tmp
     run = uuid.uuid4().hex[:6]
     topics = stack.topics.__class__(**{f: f"{getattr(stack.topics, f)}-rules-{run}"
                                        for f in stack.topics.__dataclass_fields__})
-    s = stack.replace(topics=topics, consumer_group=f"rules-{run}", checkpoint_interval_ms=1000)
+    s = stack.replace(topics=topics, consumer_group=f"rules-{run}")
     create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     labelled = list(SimpleGenerator(cards=50, seed=31, id_prefix=run).stream(900, 1_700_000_000_000))
