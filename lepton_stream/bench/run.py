@@ -35,6 +35,10 @@ class BenchOptions:
     # Checkpoint intervals of the alert-latency trade-off (visible alerts at 5,000/s, and saturation).
     checkpoint_intervals_ms: tuple[int, ...] = (200, 500, 1_000, 2_000)
     alert_events: int = 60_000  # backlog for the saturation run at each checkpoint interval
+    # Each alert-latency rate runs this long, its first `alert_warmup_s` left out: a job just
+    # started (JIT, new cards' first writes) is slower for its first ten seconds or so.
+    alert_duration_s: float = 30.0
+    alert_warmup_s: float = 10.0
     skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, alerts, store, memory
     out: Path = RESULTS / "pipeline.json"
 
@@ -205,13 +209,16 @@ def alert_latency(s, opts: BenchOptions, say=print, result: dict | None = None) 
         half = max(500.0, round(sat["events_per_s"] / 2, -2))
         say(f"  {sat['events_per_s']:,}/s; visible alerts at 5,000/s and {half:,.0f}/s ...")
         run = _attempt(errors, say, f"alert-ci{ci}", lambda ci=ci, half=half: latency.at_rates(
-            s, [5_000, half], opts.duration_s, tag=f"alert-ci{ci}", checkpoint_interval_ms=ci,
+            s, [5_000, half], opts.alert_duration_s, warmup_s=opts.alert_warmup_s, tag=f"alert-ci{ci}",
+            checkpoint_interval_ms=ci,
             parallelism=max(opts.parallelism), alert_threshold=ALERT_BENCH_THRESHOLD, tail=True))
         if run is None:
             continue
         at_5000, at_half = run["rates"]
         rows.append({"checkpoint_interval_ms": ci, **_visible(at_5000), "saturation_per_s": sat["events_per_s"],
                      "cpu_us_per_tx": sat.get("cpu_us_per_tx"),
+                     # Seconds each rate ran, and the first ones left out as warm-up.
+                     "duration_s": opts.alert_duration_s, "warmup_s": opts.alert_warmup_s,
                      "at_half_saturation": {"rate_per_s": half, **_visible(at_half)}})
         say(f"  visible alert p50/p99 at 5,000/s {rows[-1]['visible_alert_p50_ms']}/"
             f"{rows[-1]['visible_alert_p99_ms']} ms; at {half:,.0f}/s "
@@ -319,6 +326,13 @@ def summarize(r: dict) -> str:
     if r.get("alert_latency"):
         a = r["alert_latency"]
         default = next((x["checkpoint_interval_ms"] for x in a if x["default"]), None)
+        met = any(((x.get("at_half_saturation") or {}).get("visible_alert_p99_ms") or float("inf"))
+                  <= ALERT_VISIBLE_P99_GOAL_MS for x in a)
+        why = (f"the longest interval whose p99 at half saturation is within {ALERT_VISIBLE_P99_GOAL_MS:.0f} ms"
+               if met else f"the shortest, since no interval kept p99 at half saturation within "
+               f"{ALERT_VISIBLE_P99_GOAL_MS:.0f} ms")
+        warm = (f" Each rate ran {a[0]['duration_s']:.0f} s, its first {a[0]['warmup_s']:.0f} s left out."
+                if "duration_s" in a[0] else "")
 
         def ms(x: dict, key: str) -> str:
             v = x.get(key)
@@ -327,8 +341,7 @@ def summarize(r: dict) -> str:
         lines += ["## Alert latency against the checkpoint interval", "",
                   "Event published → alert readable by a read_committed consumer (and shown by "
                   "`lepton-stream alerts tail`), at 5,000/s and at half the saturation rate of the same "
-                  f"interval; saturation throughput at that interval. The default, {default} ms, is the longest "
-                  f"interval whose p99 at half saturation is within {ALERT_VISIBLE_P99_GOAL_MS:.0f} ms.", "",
+                  f"interval; saturation throughput at that interval. The default, {default} ms, is {why}.{warm}", "",
                   "| checkpoint ms | saturation events/s | at 5,000/s: visible alert p50 / p99 ms | "
                   "at half saturation: rate | visible alert p50 / p99 ms | visible score p50 / p99 ms | "
                   "`alerts tail` p99 ms |",
