@@ -36,11 +36,19 @@ one slot) and answers one string per event.
 
 from __future__ import annotations
 
+import re
 import struct
 
 import numpy as np
 
-from lepton_stream.features.definitions import DAY_MS, PROFILE_FIELDS, RENEW_DAYS, MultiWindowView
+from lepton_stream.features.definitions import (
+    CARD_WINDOWS,
+    DAY_MS,
+    PROFILE_FIELDS,
+    RENEW_DAYS,
+    TERMINAL_WINDOWS,
+    MultiWindowView,
+)
 
 # How many days of transactions share one `seen` hash (see above).
 CARD_SEEN_PERIOD_MS = DAY_MS
@@ -51,11 +59,14 @@ TERMINAL_SEEN_PERIOD_MS = 7 * DAY_MS
 # first bucket kept, the head bucket, then for cards the latest transaction
 # (ts, x, y) and a copy of the credit profile (a flag, 1 when copied, then
 # PROFILE_FIELDS, NaN where unknown), for terminals how many labels wait in
-# `pending`. A bucket: its number and the cumulative (x, y) up to and including it
-# (counts as 32-bit integers, cents as doubles, exact to 2^53). The header's fourth
-# field counts the buckets in use; zeroed room for `SPARE` more follows them.
-STATE_FORMATS = {"card": ("<ddi4i4dddi4" + "d" * len(PROFILE_FIELDS), "<i4i4d"),
-                 "terminal": ("<ddi4i4i4", "<i4i4i4")}
+# `pending`; last, where the latest in-order event found each of its window edges (the
+# upper one, then each window's lower one: `HINTS`). A bucket: its number and the
+# cumulative (x, y) up to and including it (counts as 32-bit integers, cents as
+# doubles, exact to 2^53). The header's fourth field counts the buckets in use; zeroed
+# room for `SPARE` more follows them.
+STATE_FORMATS = {"card": ("<ddi4i4dddi4" + "d" * len(PROFILE_FIELDS) + "i4" * (len(CARD_WINDOWS.windows_days) + 1),
+                          "<i4i4d"),
+                 "terminal": ("<ddi4i4i4" + "i4" * (len(TERMINAL_WINDOWS.windows_days) + 1), "<i4i4i4")}
 # Buckets no window needs any more are dropped when this many have gathered (and
 # the day changes), not one at a time: dropping rewrites the whole state.
 PRUNE_AT = 16
@@ -80,6 +91,15 @@ local NW, HI, WIDEST, PRUNE_AT, SPARE = {nw}, {hi}, {widest}, {prune_at}, {spare
 local DAYB, RENEWB = {day_buckets}, {renew_buckets}
 local LO = {{{lo}}}
 local HEAD, REC, HS, RS = '{head}', '{bucket}', {head_bytes}, {bucket_bytes}
+-- Where the header's edge hints start (see `cum`), and the header's length, in values.
+local HINTS, NV = {hints}, {values}
+
+-- A new entity's header: v's given leading values, NaN up to the hints, the hints 0.
+local function fresh(v)
+  for k = #v + 1, HINTS - 1 do v[k] = 0 / 0 end
+  for k = HINTS, NV do v[k] = 0 end
+  return v
+end
 
 -- An entity's state: header values v, the packed string s, n buckets; nil when it has none.
 local function load(key)
@@ -107,22 +127,46 @@ local function find(st, x)
   return at
 end
 
--- The cumulative (x, y) over every bucket <= x.
-local function cum(st, x)
-  local i = find(st, x)
-  if i == 0 then return st.v[1], st.v[2] end
-  local _, X, Y = record(st, i)
-  return X, Y
+-- The cumulative (x, y) over every bucket <= x, and the last such bucket (0: none),
+-- searched from hint j: where the same edge of the entity's previous event was. An
+-- in-order event's edges move a bucket or two from there, so a couple of reads replace
+-- a binary search; a hint is only where to look first (any j gives the same answer), so
+-- late events, labels and rewrites need not keep it exact.
+local function cum(st, x, j)
+  local n = st.n
+  if j > n then j = n end
+  if j > 0 and struct.unpack('<i4', st.s, HS + (j - 1) * RS + 1) > x then
+    j = find(st, x)
+  else
+    local steps = 0
+    while j < n and struct.unpack('<i4', st.s, HS + j * RS + 1) <= x do
+      j, steps = j + 1, steps + 1
+      if steps == 4 then
+        -- Far behind (a stale hint): the rest is a binary search above j.
+        local lo, hi = j + 1, n
+        while lo <= hi do
+          local mid = math.floor((lo + hi) / 2)
+          if struct.unpack('<i4', st.s, HS + (mid - 1) * RS + 1) <= x then j = mid; lo = mid + 1 else hi = mid - 1 end
+        end
+        break
+      end
+    end
+  end
+  if j == 0 then return st.v[1], st.v[2], 0 end
+  local _, X, Y = record(st, j)
+  return X, Y, j
 end
 
 -- The windows an event in bucket b sees once (x, y) is added to b, (x1,..,xn,y1,..,yn):
--- [b + LO[w], b + HI] each; b lies in a window only without delay.
+-- [b + LO[w], b + HI] each; b lies in a window only without delay. Moves the hints.
 local function windows(st, b, x, y)
-  local W = {{}}
-  local X, Y = cum(st, b + HI)
+  local W, v = {{}}, st.v
+  local X, Y, j = cum(st, b + HI, v[HINTS])
+  v[HINTS] = j
   if HI >= 0 then X, Y = X + x, Y + y end
   for w = 1, NW do
-    local x0, y0 = cum(st, b + LO[w] - 1)
+    local x0, y0, k = cum(st, b + LO[w] - 1, v[HINTS + w])
+    v[HINTS + w] = k
     W[w], W[NW + w] = X - x0, Y - y0
   end
   return W
@@ -164,6 +208,7 @@ local function save(key, st, b, x, y, drop, ttl, renew)
   local k = drop and find(new, drop) or 0
   if k > 0 then _, v[1], v[2] = record(new, k) end
   v[4] = new.n - k
+  for p = HINTS, NV do v[p] = math.max(v[p] - k, 0) end
   redis.call('SET', key, struct.pack(HEAD, unpack(v)) .. string.sub(new.s, HS + k * RS + 1) ..
              string.rep('\\0', SPARE * RS), 'EX', ttl)
 end
@@ -214,7 +259,7 @@ for i = 0, #KEYS / 3 - 1 do
     if st then
       old_h = st.v[3]
     else
-      st = {{v = {{0, 0, b, 0, NAN, NAN, NAN, 0}}, s = '', n = 0, room = 0}}
+      st = {{v = fresh({{0, 0, b, 0, NAN, NAN, NAN, 0}}), s = '', n = 0, room = 0}}
     end
     local v = st.v
     local W = windows(st, b, 1, cents)
@@ -256,7 +301,7 @@ for i = 0, #KEYS / 3 - 1 do
     local b = tonumber(ARGV[a + 2])
     local st = load(KEYS[3 * i + 1])
     local old_h
-    if st then old_h = st.v[3] else st = {{v = {{0, 0, b, 0, 0}}, s = '', n = 0, room = 0}} end
+    if st then old_h = st.v[3] else st = {{v = fresh({{0, 0, b, 0, 0}}), s = '', n = 0, room = 0}} end
     if old_h and old_h < 0 then old_h = nil end  -- a state made by a pending label alone
     local v = st.v
     -- A label that arrived before its transaction is applied now.
@@ -291,7 +336,7 @@ _LABEL_BODY = """
 local ttl, out = ARGV[1], {{}}
 for i = 0, #KEYS / 2 - 1 do
   local kstate, kpend, tx, prefix = KEYS[2 * i + 1], KEYS[2 * i + 2], ARGV[2 * i + 2], ARGV[2 * i + 3]
-  local st = load(kstate) or {{v = {{0, 0, -1, 0, 0}}, s = '', n = 0, room = 0}}
+  local st = load(kstate) or {{v = fresh({{0, 0, -1, 0, 0}}), s = '', n = 0, room = 0}}
   local r, tried = nil, {{}}
   for j = st.n, 1, -1 do
     local week = math.floor(struct.unpack('<i4', st.s, HS + (j - 1) * RS + 1) / {period_buckets})
@@ -350,6 +395,7 @@ def _lib(view: MultiWindowView, kind: str) -> str:
     return _LIB.format(nw=len(lo), lo=", ".join(map(str, lo)), hi=hi, widest=lo.index(min(lo)) + 1,
                        day_buckets=DAY_MS // view.bucket_ms, renew_buckets=RENEW_DAYS * DAY_MS // view.bucket_ms,
                        prune_at=PRUNE_AT, spare=SPARE, head=head, bucket=bucket,
+                       hints=len(re.findall("d|i4", head)) - len(lo), values=len(re.findall("d|i4", head)),
                        head_bytes=struct.calcsize(head.replace("i4", "i")),
                        bucket_bytes=struct.calcsize(bucket.replace("i4", "i")))
 

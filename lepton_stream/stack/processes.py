@@ -98,7 +98,9 @@ def start(part: str, cmd: list[str], log_path: Path, env: dict[str, str] | None 
 
 
 def stop(pid: int, timeout_s: float = 20.0) -> None:
-    """SIGTERM the process group led by `pid`, SIGKILL after `timeout_s`."""
+    """SIGTERM the process group led by `pid`, SIGKILL after `timeout_s`; returns when
+    every process of the group is gone, not only its leader: a leader that exits
+    first (the Redis Cluster's supervisor) would leave its masters' ports bound."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(pid, sig)
@@ -109,11 +111,11 @@ def stop(pid: int, timeout_s: float = 20.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    return
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
-                if not pid_alive(pid):
-                    return
+                pass
+            if not any(pid_alive(p) for p in group_pids(pid)):
+                return
             time.sleep(0.1)
 
 
