@@ -161,7 +161,7 @@ def cmd_features_rebuild(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from lepton_stream.feature_store.rebuild import bar, parse_since, rebuild
+    from lepton_stream.feature_store.rebuild import StoreLayoutError, bar, parse_since, rebuild
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
 
     s = _settings(args)
@@ -171,7 +171,11 @@ def cmd_features_rebuild(args: argparse.Namespace) -> int:
         print(f"lepton-stream features rebuild: {exc}", file=sys.stderr)
         return 2
     store = RedisWindowStore.from_settings(s)
-    report = rebuild(s, store, since_ms, progress=None if args.json else bar())
+    try:
+        report = rebuild(s, store, since_ms, progress=None if args.json else bar())
+    except StoreLayoutError as exc:
+        print(f"lepton-stream features rebuild: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

@@ -49,10 +49,14 @@ class StoreMark:
 
     `generation` names the store's contents since it was created or last rebuilt
     (None: the marker is gone, so is what was written with it); `writes` counts
-    the events written to it, which only grows while the store keeps its state."""
+    the events written to it, which only grows while the store keeps its state;
+    `layout_ok` is False when the marker says its bytes were written in another
+    layout than this code's (an upgrade changed them), or says no layout at all:
+    such a store must be emptied and rebuilt, never read."""
 
     generation: str | None
     writes: int
+    layout_ok: bool = True
 
 
 def new_generation() -> str:
@@ -71,7 +75,7 @@ class WindowStore(Protocol):
         ...
 
     def set_generation(self, generation: str) -> None:
-        """Name the store's contents (a new store, or one just rebuilt)."""
+        """Name the store's contents (a new store, or one just rebuilt), written in this code's layout."""
         ...
 
     def claim(self, claims: Sequence[TxClaim]) -> list[Verdict]:

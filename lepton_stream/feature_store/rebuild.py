@@ -25,6 +25,10 @@ from lepton_stream.pipeline.stages import DedupStage, FeatureStage, LabelStage, 
 Progress = Callable[[int, int, float], None]  # done, total, seconds so far
 
 
+class StoreLayoutError(RuntimeError):
+    """The store holds bytes of another layout: a rebuild over it would change nothing."""
+
+
 @dataclass(frozen=True)
 class RebuildReport:
     since_ms: int
@@ -45,6 +49,11 @@ def rebuild(s: Settings, store: WindowStore, since_ms: int, *, batch: int = 2000
             progress: Progress | None = None, idle_s: float = 10.0) -> RebuildReport:
     from lepton_stream.kafka.clients import client_security, consumer, read_ranges
 
+    mark = store.mark(0)
+    if mark.generation is not None and not mark.layout_ok:
+        # Its transactions would be taken for replays and its bytes read as this layout's.
+        raise StoreLayoutError("the store was written in another layout than this version's: empty it first "
+                               "(FLUSHDB on its Redis, on every master of a cluster), then rebuild")
     t0 = time.monotonic()
     topics = s.topics
     pipeline = ScoringPipeline([ProfileStage(s, store), LabelStage(s, store), ParseStage(s),

@@ -5,7 +5,8 @@ Each view (card, terminal) keeps per entity, in one Redis Cluster slot
 - `s`  one string, the entity's window state packed with Redis's `struct`
   library (`STATE_FORMATS`): a fixed header (the head bucket, for cards the
   latest transaction and a copy of the credit profile, for terminals how many
-  labels wait in `pending`), then every hour bucket still needed, in order,
+  labels wait in `pending`, and where the previous event found each window
+  edge), then every hour bucket still needed, in order,
   with cumulative sums (count and cents for cards, count and labelled frauds
   for terminals), so that any window is two binary searches and a subtraction;
 - `seen:<period>`  hash tx_id -> the answer the transaction got when first
@@ -36,6 +37,7 @@ one slot) and answers one string per event.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 
@@ -73,6 +75,10 @@ PRUNE_AT = 16
 # Room left for this many new buckets when the state is rewritten, so that the next
 # ones are a SETRANGE in place: APPEND would have Redis double the allocation.
 SPARE = 8
+
+
+# Bumped whenever what the scripts store changes in a way STATE_FORMATS below does not show.
+_LAYOUT_VERSION = 1
 
 
 def _offsets(view: MultiWindowView) -> tuple[list[int], int]:
@@ -435,3 +441,10 @@ def terminal_script(view: MultiWindowView) -> str:
 
 def label_script(view: MultiWindowView) -> str:
     return _lib(view, "terminal") + _LABEL_BODY.format(period_buckets=TERMINAL_SEEN_PERIOD_MS // view.bucket_ms)
+
+
+# The layout of the stored bytes, as the store's marker names it (`lepton:{meta}`,
+# field `layout`): a store written in another one is never read (docs/design.md,
+# "Loss of the store"). Derived from what defines it, so it cannot be left unchanged by hand.
+LAYOUT = hashlib.sha1(repr((_LAYOUT_VERSION, STATE_FORMATS, card_answer(CARD_WINDOWS), CARD_SEEN_PERIOD_MS,
+                            TERMINAL_SEEN_PERIOD_MS, PRUNE_AT, SPARE)).encode()).hexdigest()[:12]

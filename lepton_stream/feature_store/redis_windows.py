@@ -13,7 +13,8 @@ the scripts and the meaning of each field are in `redis_lua.py`):
 - `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
   applied when it arrives (a label is never lost);
 - `lepton:{meta}`  the store's marker: `generation` (who created or last rebuilt
-  it) and `writes` (events written so far); a job checks it with every batch;
+  it), `layout` (of the bytes stored, `redis_lua.LAYOUT`) and `writes` (events
+  written so far); a job checks it with every batch;
 - `lepton:{x:<tx_id>}`  the transaction's first sighting, "<fingerprint>|<source
   record>", for the replay horizon: tells a replay from a duplicate or a conflict.
 State keys expire `view.ttl_s` after their expiry was last renewed (once a week
@@ -45,6 +46,7 @@ from lepton_stream.feature_store.redis_cluster import ClusterTransport, cluster_
 from lepton_stream.feature_store.redis_lua import (
     CARD_SEEN_PERIOD_MS,
     DAY_MS,
+    LAYOUT,
     STATE_FORMATS,
     TERMINAL_SEEN_PERIOD_MS,
     card_reply_dtype,
@@ -173,14 +175,15 @@ class RedisWindowStore:
     def mark(self, events: int) -> StoreMark:
         """One round trip: HINCRBY recreates a lost marker without its generation,
         so a store emptied under a running job stays marked lost."""
-        pipe = self._redis.pipeline(transaction=False)  # one key: Redis runs the two in order
+        pipe = self._redis.pipeline(transaction=False)  # one key: Redis runs them in order
         pipe.hincrby(META_KEY, "writes", events)
-        pipe.hget(META_KEY, "generation")
-        writes, generation = pipe.execute()
-        return StoreMark(None if generation is None else generation.decode(), int(writes))
+        pipe.hmget(META_KEY, ["generation", "layout"])
+        writes, (generation, layout) = pipe.execute()
+        return StoreMark(None if generation is None else generation.decode(), int(writes),
+                         layout_ok=layout == LAYOUT.encode())
 
     def set_generation(self, generation: str) -> None:
-        self._redis.hset(META_KEY, "generation", generation)
+        self._redis.hset(META_KEY, mapping={"generation": generation, "layout": LAYOUT})
 
     def claim(self, claims: Sequence[TxClaim]) -> list[Verdict]:
         """One pipelined round trip of `SET NX GET` (Redis 7): the first claim of a

@@ -4,7 +4,9 @@ Every batch reads the store's marker (`WindowStore.mark`) before anything is
 written. The store is lost when the marker is gone (flushed, or an empty Redis
 took its place), when its write counter went back (restored from an old
 snapshot), or when a worker starts, finds no marker, and its consumer group has
-consumed before (so a store should be there). Then the job pauses: the batch
+consumed before (so a store should be there), or when the marker names another
+layout of the stored bytes (an upgrade changed them, and the store was not
+emptied). Then the job pauses: the batch
 waits here, re-reading the marker, until `lepton-stream features rebuild`
 gives the store a new generation, and scoring goes on with exact windows.
 While it waits, the gauge `lepton_feature_store_paused_seconds` grows and the task writes
@@ -52,7 +54,8 @@ class StoreGuardStage:
         mark = self._mark(n)
         reason = self._loss(mark, n)
         if reason is not None:
-            mark = self._pause(reason, n)
+            # A store in another layout keeps its generation until it is emptied and rebuilt.
+            mark = self._pause(reason, n, self.generation if mark.layout_ok else mark.generation)
         self.generation, self.writes = mark.generation, mark.writes
         return batch
 
@@ -61,6 +64,9 @@ class StoreGuardStage:
         return with_retry(lambda: self.store.mark(n), what="redis", attempts=s.retry_attempts, base_s=s.retry_base_s)
 
     def _loss(self, mark: StoreMark, n: int) -> str | None:
+        if mark.generation is not None and not mark.layout_ok:
+            return ("the store was written in another layout than this job's (an upgrade changed it): "
+                    "empty it (FLUSHDB) and run `lepton-stream features rebuild`")
         if self.generation is None:  # this worker's first batch
             if mark.generation is not None:
                 return None
@@ -78,8 +84,7 @@ class StoreGuardStage:
                     "(restored from an older snapshot)")
         return None
 
-    def _pause(self, reason: str, n: int) -> StoreMark:
-        lost_generation = self.generation
+    def _pause(self, reason: str, n: int, lost_generation: str | None) -> StoreMark:
         FEATURE_STORE_LOSSES.inc()
         paused_at, last_report = time.monotonic(), -float("inf")
         while True:
@@ -92,7 +97,7 @@ class StoreGuardStage:
                 last_report = now
             self.sleep(self.poll_s)
             mark = self._mark(0)
-            if mark.generation is not None and mark.generation != lost_generation:
+            if mark.generation is not None and mark.generation != lost_generation and mark.layout_ok:
                 break
         FEATURE_STORE_PAUSED.set(0)
         log.info("feature store rebuilt: scoring resumes", extra={"generation": mark.generation})

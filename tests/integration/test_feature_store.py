@@ -51,3 +51,22 @@ def test_store_waits_for_a_restarted_redis_and_reloads_its_scripts(tmp_path):
     finally:
         for p in [proc, *restarted]:
             stop(p.pid)
+
+
+def test_the_marker_names_the_layout_its_bytes_were_written_in(tmp_path):
+    """A marker of this version says its layout is this code's; one an earlier version
+    wrote (no layout) or another layout is not, until the store gets a new generation."""
+    from lepton_stream.bench.harness import private_redis
+    from lepton_stream.feature_store.redis_windows import META_KEY
+
+    with private_redis(durable=False) as (url, r):
+        store = RedisWindowStore(url)
+        assert store.mark(0).generation is None
+        store.set_generation("g1")
+        assert store.mark(3).layout_ok and store.mark(0).writes == 3
+        r.hdel(META_KEY, "layout")  # as an earlier version left it
+        assert not store.mark(0).layout_ok
+        r.hset(META_KEY, "layout", "0123456789ab")
+        assert not store.mark(0).layout_ok and store.mark(0).generation == "g1"
+        store.set_generation("g2")
+        assert store.mark(0).layout_ok and store.mark(0).generation == "g2"
