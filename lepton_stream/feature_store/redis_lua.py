@@ -120,12 +120,14 @@ local function record(st, j)
   return struct.unpack(REC, st.s, HS + (j - 1) * RS + 1)
 end
 
--- The last bucket <= x (0: none): in-order events find the last one at once.
-local function find(st, x)
+-- The last bucket <= x (0: none): in-order events find the last one at once. `above`:
+-- a bucket known to be <= x, where the search may start.
+local function find(st, x, above)
   local n = st.n
   if n == 0 then return 0 end
   if struct.unpack('<i4', st.s, HS + (n - 1) * RS + 1) <= x then return n end
-  local lo, hi, at = 1, n - 1, 0
+  local at = above or 0
+  local lo, hi = at + 1, n - 1
   while lo <= hi do
     local mid = math.floor((lo + hi) / 2)
     if struct.unpack('<i4', st.s, HS + (mid - 1) * RS + 1) <= x then at = mid; lo = mid + 1 else hi = mid - 1 end
@@ -148,12 +150,7 @@ local function cum(st, x, j)
     while j < n and struct.unpack('<i4', st.s, HS + j * RS + 1) <= x do
       j, steps = j + 1, steps + 1
       if steps == 4 then
-        -- Far behind (a stale hint): the rest is a binary search above j.
-        local lo, hi = j + 1, n
-        while lo <= hi do
-          local mid = math.floor((lo + hi) / 2)
-          if struct.unpack('<i4', st.s, HS + (mid - 1) * RS + 1) <= x then j = mid; lo = mid + 1 else hi = mid - 1 end
-        end
+        j = find(st, x, j)  -- far behind (a stale hint): the rest is a binary search above j
         break
       end
     end
