@@ -3,7 +3,7 @@
 Applies a simulated stream (1,000 cards, 2,000 terminals, its fraud labels a
 week late, merged by time) to a fresh redis-server (started and stopped by
 PID) in batches of 2,000, as the job does: each transaction's claim
-(`lepton:{x:<tx_id>}`), its card and terminal scripts, and the labels. Reads
+(`RedisWindowStore.claim`), its card and terminal scripts, and the labels. Reads
 Redis's own CPU counters and command statistics: CPU time is what the store
 costs the server whatever else the machine is doing. Runs alternately with
 the stack's durability (`appendfsync always`) and with no persistence, and

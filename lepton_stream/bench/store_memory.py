@@ -40,16 +40,20 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
         for key in r.scan_iter("lepton:{c:*}:seen:*", count=10_000):
             if int(key.rsplit(b":", 1)[1]) < last_day - horizon_days:
                 expired += r.delete(key)
-        horizon_start = (last_day - horizon_days) * DAY_MS
-        old = [store.claim_key(t) for t in tx.loc[tx["ts_ms"] < horizon_start, "tx_id"]]
+        # A claim stays from one to two horizons (`RedisWindowStore.claim`): one and a half on average.
+        claims_start = last_day * DAY_MS - int(1.5 * horizon_days * DAY_MS)
+        old = tx.loc[tx["ts_ms"] < claims_start, "tx_id"].tolist()
         for i in range(0, len(old), 10_000):
-            r.delete(*old[i:i + 10_000])
+            pipe = r.pipeline(transaction=False)
+            for t in old[i:i + 10_000]:
+                pipe.hdel(store.claim_key(t), store.claim_slot(t)[1])
+            pipe.execute()
         by_kind: dict[str, int] = {}
         entries = {"card": 0, "terminal": 0, "claim": 0}  # transactions remembered for replays
         for key in r.scan_iter("lepton:*", count=10_000):
             if key.startswith(b"lepton:{x:"):
                 entity, kind = "claim", "seen"
-                entries["claim"] += 1
+                entries["claim"] += r.hlen(key)
             else:
                 kind = {"s": "state"}.get(k := key.split(b"}:", 1)[1].split(b":")[0].decode(), k)
                 entity = "card" if key[8:9] == b"c" else "terminal"

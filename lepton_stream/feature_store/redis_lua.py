@@ -78,7 +78,7 @@ SPARE = 8
 
 
 # Bumped whenever what the scripts store changes in a way STATE_FORMATS below does not show.
-_LAYOUT_VERSION = 1
+_LAYOUT_VERSION = 2  # 2: claims are fields of hashes (redis_windows.RedisWindowStore.claim)
 
 
 def _offsets(view: MultiWindowView) -> tuple[list[int], int]:

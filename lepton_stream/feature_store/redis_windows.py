@@ -15,8 +15,10 @@ the scripts and the meaning of each field are in `redis_lua.py`):
 - `lepton:{meta}`  the store's marker: `generation` (who created or last rebuilt
   it), `layout` (of the bytes stored, `redis_lua.LAYOUT`) and `writes` (events
   written so far); a job checks it with every batch;
-- `lepton:{x:<tx_id>}`  the transaction's first sighting, "<fingerprint>|<source
-  record>", for the replay horizon: tells a replay from a duplicate or a conflict.
+- `lepton:{x:<shard>}:<epoch>`  transactions' first sightings, a hash per shard of
+  the tx_ids (`Settings.job.claim_shards`) and replay horizon long epoch: the
+  tx_id's digest -> digests of its content and of its record; tells a replay from
+  a duplicate or a conflict for at least the replay horizon (`redis_lua._CLAIM_BODY`).
 State keys expire `view.ttl_s` after their expiry was last renewed (once a week
 of the entity's events) and old buckets are pruned as the head moves; a card's
 `seen` periods expire after the replay horizon (`Settings.job.replay_horizon_s`),
@@ -33,7 +35,8 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,12 +72,19 @@ _CHUNK = 8  # script calls per write: see `_run`
 # ARGV tables) is paid once per chunk, and a call stays short enough (well under a
 # millisecond) that other clients are not kept waiting.
 EVENTS_PER_CALL = 32
+# Writers' clocks may disagree by this much about when the next claims epoch begins.
+_EPOCH_SKEW_S = 300
+_TTL_RESEND_S = 600
 
 
 class RedisWindowStore:
     def __init__(self, url: str, *, socket_timeout: float = 5.0, replay_horizon_s: int = 7 * 86_400,
-                 cluster: bool = False) -> None:
+                 claim_shards: int = 1024, cluster: bool = False, clock: Callable[[], float] = time.time) -> None:
         self._replay_horizon_s = replay_horizon_s
+        self._claim_shards = claim_shards
+        self._clock = clock  # the claims' epochs are on it
+        # Claim hashes given their expiry by this process (see `claim`).
+        self._ttl_epoch, self._ttl_since, self._ttl_sent = -1, 0.0, set[str]()
         # tx_ids whose claim was a first sighting, for the next apply only: the scripts
         # skip looking them up in `seen` (see `_first_flags`).
         self._fresh: set[str] = set()
@@ -98,7 +108,8 @@ class RedisWindowStore:
 
     @classmethod
     def from_settings(cls, s: Settings, **kwargs: Any) -> RedisWindowStore:
-        return cls(s.redis_url, replay_horizon_s=s.job.replay_horizon_s, cluster=s.endpoints.redis_cluster, **kwargs)
+        return cls(s.redis_url, replay_horizon_s=s.job.replay_horizon_s, claim_shards=s.job.claim_shards,
+                   cluster=s.endpoints.redis_cluster, **kwargs)
 
     @staticmethod
     def card_key(card_id: str, suffix: str) -> str:
@@ -108,9 +119,16 @@ class RedisWindowStore:
     def terminal_key(terminal_id: str, suffix: str) -> str:
         return f"lepton:{{t:{terminal_id}}}:{suffix}"
 
-    @staticmethod
-    def claim_key(tx_id: str) -> str:
-        return f"lepton:{{x:{tx_id}}}"
+    def claim_slot(self, tx_id: str) -> tuple[str, bytes]:
+        """Where a tx_id's claim lives: its shard's key (the epoch's hash is `<key>:<epoch>`)
+        and its field, the rest of a 128-bit digest (a false match is as likely as a
+        collision of random 96-bit ids within a shard's epoch)."""
+        d = hashlib.blake2b(tx_id.encode(), digest_size=16).digest()
+        return f"lepton:{{x:{int.from_bytes(d[:4], 'little') % self._claim_shards}}}", d[4:]
+
+    def claim_key(self, tx_id: str, at: float | None = None) -> str:
+        """The hash a claim of tx_id made at `at` (now) is stored in."""
+        return f"{self.claim_slot(tx_id)[0]}:{int((self._clock() if at is None else at) // self._replay_horizon_s)}"
 
     def _run(self, name: str, events: Sequence[tuple[list[str], list[Any]]], common: list[Any],
              flagged: bool = False) -> list:
@@ -186,21 +204,72 @@ class RedisWindowStore:
         self._redis.hset(META_KEY, mapping={"generation": generation, "layout": LAYOUT})
 
     def claim(self, claims: Sequence[TxClaim]) -> list[Verdict]:
-        """One pipelined round trip of `SET NX GET` (Redis 7): the first claim of a
-        tx_id stores its sighting, every later one reads it back. The next apply
-        takes a first sighting as never applied, so a transaction applied at all is
-        claimed before (the pipeline's dedup stage, a rebuild) or never (a backfill)."""
+        """The first claim of a tx_id stores its sighting, every later one reads it
+        back: one pipelined round trip, a second for the claims found taken. The
+        next apply takes a first sighting as never applied, so a transaction applied
+        at all is claimed before (the pipeline's dedup stage, a rebuild) or never (a
+        backfill).
+
+        Claims are fields of a hash per shard and epoch (a replay horizon long, on
+        this process's clock): stored in the current epoch's and looked up in the
+        previous one's too, so each is remembered for one to two horizons; within
+        `_EPOCH_SKEW_S` of the next epoch, looked up in its hash as well, which a
+        writer whose clock is ahead may have started."""
         if not claims:
             return []
-        ttl = str(self._replay_horizon_s + DAY_MS // 1000)
-        if self._cluster is not None:
-            replies = self._cluster.execute([(k, ("SET", k, f"{c.fingerprint}|{c.source}", "NX", "GET", "EX", ttl))
-                                             for c in claims for k in (self.claim_key(c.tx_id),)])
-        else:
-            replies = self._claim_one_node(claims, ttl)
-        verdicts = [verdict(c, None if r is None else r.decode()) for c, r in zip(claims, replies, strict=True)]
+        now = self._clock()
+        horizon = self._replay_horizon_s
+        epoch = int(now // horizon)
+        others = (epoch - 1, epoch + 1) if now >= (epoch + 1) * horizon - _EPOCH_SKEW_S else (epoch - 1,)
+        if epoch != self._ttl_epoch or now - self._ttl_since > _TTL_RESEND_S:
+            # Expiry is given once per hash and process, and again now and then (NX: a hash
+            # keeps its first writer's) in case the store was emptied and filled again.
+            self._ttl_epoch, self._ttl_since, self._ttl_sent = epoch, now, set()
+        slots = [self.claim_slot(c.tx_id) for c in claims]
+        sightings = [_sighting(c) for c in claims]
+        calls: list[tuple[str, tuple]] = []
+        at = []  # where each claim's calls start
+        for (key, field), (content, source) in zip(slots, sightings, strict=True):
+            at.append(len(calls))
+            calls.extend((key, ("HGET", f"{key}:{e}", field)) for e in others)
+            calls.append((key, ("HSETNX", f"{key}:{epoch}", field, content + source)))
+            if key not in self._ttl_sent:
+                # The current epoch's hash is looked up through the next epoch as well.
+                calls.append((key, ("EXPIRE", f"{key}:{epoch}", 2 * horizon + _EPOCH_SKEW_S, "NX")))
+                self._ttl_sent.add(key)
+        replies = self._commands(calls)
+        firsts: list[bytes | None] = []
+        taken = []
+        for i, start in enumerate(at):
+            found = [r for r in replies[start:start + len(others)] if r is not None]
+            firsts.append(found[0] if found else None)
+            if not found and replies[start + len(others)] == 0:
+                taken.append(i)
+        if taken:  # by this batch's own earlier claims, or by another writer's
+            for i, r in zip(taken, self._commands([(slots[i][0], ("HGET", f"{slots[i][0]}:{epoch}", slots[i][1]))
+                                                   for i in taken]), strict=True):
+                firsts[i] = r
+        verdicts = [verdict(TxClaim(c.tx_id, content.hex(), source.hex()),
+                            None if first is None else f"{first[:8].hex()}|{first[8:].hex()}")
+                    for c, (content, source), first in zip(claims, sightings, firsts, strict=True)]
         self._fresh = {c.tx_id for c, v in zip(claims, verdicts, strict=True) if v == "new"}
         return verdicts
+
+    def _commands(self, calls: Sequence[tuple[str, tuple]]) -> list:
+        """Each (routing key, command)'s reply, in one pipelined round trip."""
+        if self._cluster is not None:
+            return self._cluster.execute(calls)
+        conn = self._redis.connection_pool.get_connection()
+        try:
+            for start in range(0, len(calls), _CHUNK * 64):
+                conn.send_packed_command([b"".join(pack_command(c) for _, c in calls[start:start + _CHUNK * 64])],
+                                         check_health=False)
+            return [conn.read_response() for _ in calls]
+        except BaseException:
+            conn.disconnect()  # unread replies would be mistaken for the next batch's
+            raise
+        finally:
+            self._redis.connection_pool.release(conn)
 
     def _first_flags(self, txs: Sequence[TxFacts]) -> list[str]:
         """"1" for each transaction that cannot have been applied: its claim, just
@@ -208,20 +277,6 @@ class RedisWindowStore:
         apply fail part-way and be tried again, that try looks every transaction up."""
         fresh, self._fresh = self._fresh, set()
         return ["1" if t.tx_id in fresh else "0" for t in txs]
-
-    def _claim_one_node(self, claims: Sequence[TxClaim], ttl: str) -> list:
-        conn = self._redis.connection_pool.get_connection()
-        try:
-            for start in range(0, len(claims), _CHUNK * 4):
-                conn.send_packed_command([b"".join(
-                    pack_command(("SET", self.claim_key(c.tx_id), f"{c.fingerprint}|{c.source}", "NX", "GET",  # type: ignore[arg-type]
-                                  "EX", ttl)) for c in claims[start:start + _CHUNK * 4])], check_health=False)
-            return [conn.read_response() for _ in claims]
-        except BaseException:
-            conn.disconnect()
-            raise
-        finally:
-            self._redis.connection_pool.release(conn)
 
     def apply_transactions(self, txs: Sequence[TxFacts]) -> Aggregates:
         """Apply each transaction once (by tx_id) to its card and terminal, and
@@ -347,3 +402,10 @@ def state_of(kind: str, blob: bytes | None) -> tuple[tuple, list[tuple[int, floa
         buckets.append((b, x - x0, y - y0))
         x0, y0 = x, y
     return tuple(values), buckets
+
+
+def _sighting(claim: TxClaim) -> tuple[bytes, bytes]:
+    """What a claim stores: 64-bit digests of the content's fingerprint and of the record
+    it came from (only their equality is ever asked)."""
+    return (hashlib.blake2b(claim.fingerprint.encode(), digest_size=8).digest(),
+            hashlib.blake2b(claim.source.encode(), digest_size=8).digest())

@@ -70,3 +70,40 @@ def test_the_marker_names_the_layout_its_bytes_were_written_in(tmp_path):
         assert not store.mark(0).layout_ok and store.mark(0).generation == "g1"
         store.set_generation("g2")
         assert store.mark(0).layout_ok and store.mark(0).generation == "g2"
+
+
+def test_claims_tell_a_replay_from_a_duplicate_and_a_conflict_for_one_to_two_horizons(stack):
+    """Claims are fields of a hash per shard and epoch (`RedisWindowStore.claim`): found
+    within a call and in the next epoch, forgotten after that, and found across an epoch
+    boundary by a writer whose clock is behind."""
+    import redis
+
+    from lepton_stream.feature_store.base import TxClaim
+
+    horizon = 3600
+    now = [(10**6 + 0.5) * horizon]  # half-way through an epoch
+    store = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, claim_shards=8, clock=lambda: now[0])
+    run = uuid.uuid4().hex[:6]
+    first = [TxClaim(f"{run}-{i}", f"fp{i}", f"transactions/0/{i}") for i in range(50)]
+    assert store.claim(first + [first[0]]) == ["new"] * 50 + ["replay"]
+    again = [first[1], TxClaim(first[2].tx_id, "fp2", "transactions/1/7"), TxClaim(first[3].tx_id, "other", "t/0/3")]
+    assert store.claim(again) == ["replay", "duplicate", "conflict"]
+
+    r = redis.Redis.from_url(stack.redis_url)
+    key = store.claim_key(first[0].tx_id)
+    assert r.object("encoding", key) == b"listpack"  # packed: tens of bytes a claim
+    assert horizon < r.ttl(key) <= 2 * horizon + 300
+
+    now[0] += horizon  # the next epoch: found in the previous one's hash
+    assert store.claim(again) == ["replay", "duplicate", "conflict"]
+    now[0] += horizon  # two epochs on: forgotten
+    assert store.claim([first[4]]) == ["new"]
+
+    # Near a boundary: a writer whose clock has passed it stores in the new epoch's hash;
+    # one whose clock is still behind it looks that hash up too.
+    boundary = (int(now[0] // horizon) + 1) * horizon
+    ahead = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, claim_shards=8, clock=lambda: boundary + 1)
+    behind = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, claim_shards=8, clock=lambda: boundary - 60)
+    late = TxClaim(f"{run}-late", "fp", "transactions/0/99")
+    assert ahead.claim([late]) == ["new"]
+    assert behind.claim([late]) == ["replay"]

@@ -67,7 +67,8 @@ def test_every_setting_has_one_variable_of_its_own_and_round_trips():
     changed = {v: ("7" if raw.isdigit() else "0.75" if raw.replace(".", "", 1).isdigit() else raw)
                for v, raw in Settings().to_env().items()}
     changed |= {"LEPTON_HOST": "10.0.0.1", "LEPTON_REDIS_TLS": "True", "LEPTON_PIPELINE": "passthrough",
-                "LEPTON_TOPIC_DLQ": "dlq-2", "LEPTON_MAX_AHEAD_OF_STREAM_MS": "1000"}
+                "LEPTON_TOPIC_DLQ": "dlq-2", "LEPTON_MAX_AHEAD_OF_STREAM_MS": "1000",
+                "LEPTON_REPLAY_HORIZON_S": "3600"}
     s = Settings.from_env(changed)
     assert s.to_env() == changed and Settings.from_env(s.to_env()) == s
     assert (s.endpoints.host, s.security.redis_tls, s.job.pipeline, s.topics.dlq) == ("10.0.0.1", True, "passthrough",
@@ -86,3 +87,11 @@ def test_replace_and_overrides_take_each_setting_by_its_own_name():
     # Each section checks its own values, however it is built.
     with pytest.raises(SettingsError, match="LEPTON_PIPELINE='fast'"):
         s.replace(pipeline="fast")
+
+
+def test_the_claims_settings_refuse_what_the_store_cannot_work_with():
+    for bad in ({"LEPTON_CLAIM_SHARDS": "0"}, {"LEPTON_CLAIM_SHARDS": str(2**26 + 1)},
+                {"LEPTON_REPLAY_HORIZON_S": "59"}):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            Settings.from_env(bad)
+    assert Settings.from_env({"LEPTON_CLAIM_SHARDS": "65536"}).job.claim_shards == 65536
