@@ -241,10 +241,11 @@ class RedisWindowStore:
         firsts: list[bytes | None] = []
         taken = []
         for i, start in enumerate(at):
-            found = [r for r in replies[start:start + len(others)] if r is not None]
-            firsts.append(found[0] if found else None)
-            if not found and replies[start + len(others)] == 0:
+            # In the order the epochs began: the previous one's, the current one's, the next one's.
+            before, *after = replies[start:start + len(others)]
+            if before is None and replies[start + len(others)] == 0:
                 taken.append(i)
+            firsts.append(before if before is not None else next((r for r in after if r is not None), None))
         if taken:  # by this batch's own earlier claims, or by another writer's
             for i, r in zip(taken, self._commands([(slots[i][0], ("HGET", f"{slots[i][0]}:{epoch}", slots[i][1]))
                                                    for i in taken]), strict=True):

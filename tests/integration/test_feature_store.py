@@ -107,3 +107,9 @@ def test_claims_tell_a_replay_from_a_duplicate_and_a_conflict_for_one_to_two_hor
     late = TxClaim(f"{run}-late", "fp", "transactions/0/99")
     assert ahead.claim([late]) == ["new"]
     assert behind.claim([late]) == ["replay"]
+    # The current epoch's sighting comes before the next one's: a conflict stored there
+    # by a writer ahead does not hide the first sighting from a writer behind.
+    early = TxClaim(f"{run}-early", "fp", "transactions/0/98")
+    assert behind.claim([early]) == ["new"]
+    assert ahead.claim([TxClaim(early.tx_id, "other", "transactions/1/3")]) == ["conflict"]
+    assert behind.claim([early]) == ["replay"]
