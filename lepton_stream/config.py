@@ -155,9 +155,10 @@ class Job(_Section):
     # How long a card's applied transactions are remembered, so that a replay after a
     # failure (from the last checkpoint) counts nothing twice: longer than any outage.
     replay_horizon_s: int = 7 * 86_400
-    # Claims (one per transaction, for one to two replay horizons) are fields of this
-    # many hashes per horizon, each packed up to 128 fields: docs/deploy.md, "Sizing".
-    claim_shards: int = 1024
+    # What the store keeps per transaction (its claim, for one to two replay horizons, and
+    # its card's and terminal's `seen` entries, per day and week) is fields of this many
+    # hashes per period, each packed up to 128 fields: docs/deploy.md, "Sizing".
+    hash_shards: int = 1024
     retry_attempts: int = 8
     retry_base_s: float = 0.2
 
@@ -166,8 +167,8 @@ class Job(_Section):
         if not self.replay_horizon_s >= 60:
             raise SettingsError(f"LEPTON_REPLAY_HORIZON_S={self.replay_horizon_s}: must be at least 60 "
                                 "(longer than any outage the job may be restarted after)")
-        if not 1 <= self.claim_shards <= 2**26:
-            raise SettingsError(f"LEPTON_CLAIM_SHARDS={self.claim_shards}: must be in 1..{2**26}")
+        if not 1 <= self.hash_shards <= 2**26:
+            raise SettingsError(f"LEPTON_HASH_SHARDS={self.hash_shards}: must be in 1..{2**26}")
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,13 @@ from lepton_stream.feature_store.redis_windows import RedisWindowStore
 from lepton_stream.features.aggregates import Aggregates
 from lepton_stream.features.definitions import CARD_WINDOWS, PROFILE_FIELDS, TERMINAL_WINDOWS
 
-# Per event as the real scripts get it (KEYS: state, seen, profile or pending; ARGV: tx_id
+# Per event as the real scripts get it (KEYS: state, seen, then others; ARGV: the tx digest
 # first), one header read, two writes, the answer remembered; the reply as long as a real one.
 _FLOOR = """
-local HS, RS, WIDTH, out = {hs}, {rs}, {width}, {{}}
+local HS, RS, WIDTH, NK, out = {hs}, {rs}, {width}, {nkeys}, {{}}
 local answer, reply = string.rep('\\0', {answer_bytes}), {reply}
-for i = 0, #KEYS / 3 - 1 do
-  local kstate, kseen, a = KEYS[3 * i + 1], KEYS[3 * i + 2], {first_arg} + WIDTH * i
+for i = 0, #KEYS / NK - 1 do
+  local kstate, kseen, a = KEYS[NK * i + 1], KEYS[NK * i + 2], 2 + WIDTH * i
   local head = redis.call('GETRANGE', kstate, 0, HS - 1)
   redis.call('SETRANGE', kstate, 0, string.rep('\\0', HS))
   redis.call('SETRANGE', kstate, HS, string.rep('\\0', RS))
@@ -55,11 +55,11 @@ return out
 def _floor_script(kind: str) -> str:
     head, bucket = (struct.calcsize(f.replace("i4", "i")) for f in STATE_FORMATS[kind])
     if kind == "card":
-        return _FLOOR.format(hs=head, rs=bucket, width=7, first_arg=3,
+        return _FLOOR.format(hs=head, rs=bucket, width=7, nkeys=3,
                              answer_bytes=struct.calcsize(card_answer(CARD_WINDOWS).replace("i4", "i")),
                              reply=f"string.rep('\\0', {card_reply_dtype(CARD_WINDOWS, len(PROFILE_FIELDS)).itemsize})")
     nw = len(TERMINAL_WINDOWS.windows_days)
-    return _FLOOR.format(hs=head, rs=bucket, width=3, first_arg=2, answer_bytes=2 * nw,
+    return _FLOOR.format(hs=head, rs=bucket, width=3, nkeys=3, answer_bytes=2 * nw,
                          reply="'" + ",".join(["0"] * 2 * nw) + "'")
 
 

@@ -2,9 +2,9 @@
 
 Replays `days` of simulated history for `cards` cards through the store (a
 fresh redis-server started and stopped by PID), each transaction claimed
-first as the job's dedup stage does, then drops what expiry would have dropped
-by then (claims and a card's `seen` days older than the replay horizon: keys
-expire on wall time, and a replay compresses weeks into seconds) and divides
+first as the job's dedup stage does, dropping what expiry would have dropped
+by then (claims and cards' `seen` days older than the replay horizon: keys
+expire on wall time, and a replay compresses weeks into seconds), and divides
 Redis's used memory, less an empty server's, by the active cards. Terminal
 state is shared by many cards and counted per card too.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 from lepton_stream.bench.harness import private_redis
 from lepton_stream.feature_store.backfill import tx_facts
 from lepton_stream.feature_store.base import TxClaim
-from lepton_stream.feature_store.redis_windows import DAY_MS, RedisWindowStore
-from lepton_stream.features.definitions import PROFILE_FIELDS
+from lepton_stream.feature_store.redis_windows import RedisWindowStore
+from lepton_stream.features.definitions import DAY_MS, PROFILE_FIELDS
 
 
 def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
@@ -29,17 +29,30 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
         store = RedisWindowStore(url, replay_horizon_s=replay_horizon_s)
         store.load_profiles(sim.customers["card_id"].tolist(), sim.customers[list(PROFILE_FIELDS)].to_numpy())
         facts = tx_facts(tx)
+        horizon_days = replay_horizon_s // 86_400
+        expired = 0
+        answers: dict[bytes, int] = {}  # cards' `seen` hashes and their days
+
+        def expire_answers(before_day: int) -> int:
+            """What expiry would have dropped by then: cards' `seen` days older than the horizon,
+            dropped as the days go by, as expiry would (not all at the end, which would
+            leave Redis's key table sized for keys that never lived at the same time)."""
+            for key in r.scan_iter("lepton:{s*", count=10_000):
+                if _seen_of(key) == "card":
+                    answers.setdefault(key, int(key.rsplit(b":", 1)[1]))
+            old = [k for k, day in answers.items() if day < before_day]
+            for k in old:
+                del answers[k]
+            return r.delete(*old) if old else 0
+
         for i in range(0, len(facts), 5000):
             # A claim as the job's dedup stage makes it: a 16-digit fingerprint, the record's place.
             store.claim([TxClaim(f.tx_id, f"{i + k:016x}", f"transactions/{(i + k) % 2}/{(i + k) // 2}")
                          for k, f in enumerate(facts[i:i + 5000])])
             store.apply_transactions(facts[i:i + 5000])
+            expired += expire_answers(max(f.ts_ms for f in facts[i:i + 5000]) // DAY_MS - horizon_days)
         last_day = int(tx["ts_ms"].max()) // DAY_MS
-        horizon_days = replay_horizon_s // 86_400
-        expired = 0
-        for key in r.scan_iter("lepton:{c:*}:seen:*", count=10_000):
-            if int(key.rsplit(b":", 1)[1]) < last_day - horizon_days:
-                expired += r.delete(key)
+        expired += expire_answers(last_day - horizon_days)
         # A claim stays from one to two horizons (`RedisWindowStore.claim`): one and a half on average.
         claims_start = last_day * DAY_MS - int(1.5 * horizon_days * DAY_MS)
         old = tx.loc[tx["ts_ms"] < claims_start, "tx_id"].tolist()
@@ -54,6 +67,8 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
             if key.startswith(b"lepton:{x:"):
                 entity, kind = "claim", "seen"
                 entries["claim"] += r.hlen(key)
+            elif seen := _seen_of(key):
+                entity, kind = seen, "seen"
             else:
                 kind = {"s": "state"}.get(k := key.split(b"}:", 1)[1].split(b":")[0].decode(), k)
                 entity = "card" if key[8:9] == b"c" else "terminal"
@@ -77,3 +92,9 @@ def memory_per_card(cards: int = 2000, terminals: int = 4000, days: int = 40,
                     e: round(by_kind.get("claims" if e == "claim" else f"{e} seen", 0) / max(n, 1))
                     for e, n in entries.items()},
                 "gb_per_million_cards": round(used / active * 1e6 / 2**30, 2)}
+
+
+def _seen_of(key: bytes) -> str | None:
+    """"card" or "terminal" for a `seen` hash (`RedisWindowStore.seen_prefix`), else None."""
+    kind = key.split(b"}:", 1)[1][:1] if b"}:" in key else b""
+    return {b"c": "card", b"t": "terminal"}.get(kind) if key.startswith(b"lepton:{s") else None

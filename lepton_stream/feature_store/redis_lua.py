@@ -9,12 +9,15 @@ Each view (card, terminal) keeps per entity, in one Redis Cluster slot
   edge), then every hour bucket still needed, in order,
   with cumulative sums (count and cents for cards, count and labelled frauds
   for terminals), so that any window is two binary searches and a subtraction;
-- `seen:<period>`  hash tx_id -> the answer the transaction got when first
-  applied (its period's key: replays find it, and it expires as a whole; a
-  day for cards, a week for terminals, whose few events a day would otherwise
-  pay a key's overhead each). A card's answer is packed (`card_answer`), a
-  terminal's printed short (its bucket within the week, the frauds left out
-  when all are 0).
+- `seen`  the answer each transaction got when first applied, under a 64-bit
+  digest of its tx_id and entity (replays find it), in a hash that the entities
+  of many slots share (`redis_windows.RedisWindowStore.seen_prefix`: a key of its
+  own per entity and period cost more than the few answers of a card's day), one
+  per period of event time: a day for cards, kept for the replay horizon, a
+  week for terminals, kept for as long as labels may come (a label finds its
+  transaction's bucket there). A card's answer is packed (`card_answer`, shorter
+  when it can: `card_seen_short`), a terminal's printed short (its bucket within
+  the week, the frauds left out when all are 0).
 
 Why a packed string: the store's CPU is what the scripts copy and convert, not
 their arithmetic. When the buckets lived in a hash and a sorted set, an event
@@ -52,7 +55,8 @@ from lepton_stream.features.definitions import (
     MultiWindowView,
 )
 
-# How many days of transactions share one `seen` hash (see above).
+# How many days of transactions share one `seen` hash (see above): a card's day, a
+# terminal's week (kept far longer, for labels).
 CARD_SEEN_PERIOD_MS = DAY_MS
 TERMINAL_SEEN_PERIOD_MS = 7 * DAY_MS
 
@@ -78,7 +82,9 @@ SPARE = 8
 
 
 # Bumped whenever what the scripts store changes in a way STATE_FORMATS below does not show.
-_LAYOUT_VERSION = 2  # 2: claims are fields of hashes (redis_windows.RedisWindowStore.claim)
+# 2: claims are fields of hashes (redis_windows.RedisWindowStore.claim); 3: `seen` hashes
+# shared by many entities, tx_ids digested (`RedisWindowStore.seen_prefix`).
+_LAYOUT_VERSION = 3
 
 
 def _offsets(view: MultiWindowView) -> tuple[list[int], int]:
@@ -231,13 +237,34 @@ local function new_period(old_h, b, len)
 end
 """
 
-# Per event KEYS: state, seen:<day>, profile; ARGV: tx_id, bucket, cents, ts, x, y, first
-# (1: its claim was a first sighting, so `seen` cannot hold it), after ARGV[1] ttl and
-# ARGV[2] seen ttl. Answers packed (`card_answer`, NaN where unknown): the windows' counts
+# Per event KEYS: state, seen (its day's), profile; ARGV: tx digest, bucket, cents, ts, x, y,
+# first (1: its claim was a first sighting, so `seen` cannot hold it), after ARGV[1] ttl.
+# Answers packed (`card_answer`, NaN where unknown): the windows' counts
 # and cents, the previous transaction (ts, x, y), all kept in `seen`, then the credit
 # profile. Packed, not printed: formatting numbers was most of the script's time.
 _CARD_BODY = """
 local NP, ANS, NAN = {n_profile}, '{answer}', 0 / 0
+-- What `seen` keeps of an answer: its cents and the previous transaction's time (as an
+-- offset from the event's own, which a replay brings again) as 32-bit integers when
+-- they are exactly that, else the answer as it is (told apart by length).
+local SHORT, SHORT_LEN, I4 = '{short}', {short_len}, 2147483647
+local function shrink(W, ts)
+  local d = ts - W[2 * NW + 1]
+  if not (math.abs(d) <= I4) then return nil end  -- NaN too: no previous transaction
+  local V = {{}}
+  for w = 1, 2 * NW do
+    if w > NW and not (math.abs(W[w]) <= I4 and W[w] == math.floor(W[w])) then return nil end
+    V[w] = W[w]
+  end
+  V[2 * NW + 1], V[2 * NW + 2], V[2 * NW + 3] = d, W[2 * NW + 2], W[2 * NW + 3]
+  return struct.pack(SHORT, unpack(V))
+end
+local function grow(kept, ts)
+  if #kept ~= SHORT_LEN then return kept end
+  local V = {{struct.unpack(SHORT, kept)}}
+  V[2 * NW + 1] = ts - V[2 * NW + 1]
+  return struct.pack(ANS, unpack(V, 1, 2 * NW + 3))
+end
 -- The card's credit profile, packed; copied into the header v from the profile hash the
 -- first time (load_profiles and delete_profiles clear the copy).
 local function profile(key, v)
@@ -248,13 +275,13 @@ local function profile(key, v)
   end
   return struct.pack('<' .. string.rep('d', NP), unpack(v, 9, 8 + NP))
 end
-local ttl, seen_ttl, out = ARGV[1], ARGV[2], {{}}
+local ttl, out = ARGV[1], {{}}
 for i = 0, #KEYS / 3 - 1 do
-  local kstate, kseen, a = KEYS[3 * i + 1], KEYS[3 * i + 2], 2 + 7 * i
+  local kstate, kseen, a = KEYS[3 * i + 1], KEYS[3 * i + 2], 1 + 7 * i
   local ans = ARGV[a + 7] == '0' and redis.call('HGET', kseen, ARGV[a + 1])
   if ans then  -- a replay: its first answer, with the profile as it now stands
     local st = load(kstate)
-    ans = ans .. profile(KEYS[3 * i + 3], st and st.v or {{[8] = 0}})
+    ans = grow(ans, tonumber(ARGV[a + 4])) .. profile(KEYS[3 * i + 3], st and st.v or {{[8] = 0}})
   else
     local b, cents, ts = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
     local st = load(kstate)
@@ -271,11 +298,10 @@ for i = 0, #KEYS / 3 - 1 do
     if old_h == nil or ts >= v[5] then v[5], v[6], v[7] = ts, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]) end
     local h = math.max(old_h or b, b)
     v[3] = h
-    local day = new_period(old_h, b, DAYB)
     local fields = profile(KEYS[3 * i + 3], v)
-    save(kstate, st, b, 1, cents, day and prunable(st, h) or nil, ttl, new_period(old_h, b, RENEWB))
-    redis.call('HSET', kseen, ARGV[a + 1], ans)
-    if day then redis.call('EXPIRE', kseen, seen_ttl) end
+    save(kstate, st, b, 1, cents, new_period(old_h, b, DAYB) and prunable(st, h) or nil, ttl,
+         new_period(old_h, b, RENEWB))
+    redis.call('HSET', kseen, ARGV[a + 1], shrink(W, ts) or ans)
     ans = ans .. fields
   end
   out[i + 1] = ans
@@ -283,7 +309,7 @@ end
 return out
 """
 
-# Per event KEYS: state, seen:<week>, pending; ARGV: tx_id, bucket, first (as for cards),
+# Per event KEYS: state, seen (its week's), pending; ARGV: tx digest, bucket, first (as for cards),
 # after ARGV[1] ttl. Answers "c1,..,cn,f1,..,fn".
 # `seen` holds "bucket in its week|answer" (a label finds the bucket there; the answer
 # without its frauds when they are all 0), then "|L" once labelled.
@@ -324,14 +350,13 @@ for i = 0, #KEYS / 3 - 1 do
     -- Kept short: the bucket within its period, and the counts alone when no window held a fraud.
     redis.call('HSET', kseen, tx, (b % PERIODB) .. '|' .. (frauds == 0 and table.concat(W, ',', 1, NW) or ans) ..
                (labelled == 1 and '|L' or ''))
-    if new_period(old_h, b, PERIODB) then redis.call('EXPIRE', kseen, ttl) end
     out[i + 1] = ans
   end
 end
 return out
 """
 
-# Per label KEYS: state, pending; ARGV: tx_id, seen-key prefix (same slot: the
+# Per label KEYS: state, pending; ARGV: tx digest, seen-key prefix (same slot: the
 # transaction's week is unknown to a label, so the weeks of the buckets present are
 # tried), after ARGV[1] ttl. Answers 1 applied, 0 duplicate, 2 transaction not seen
 # yet (kept pending, and applied when it arrives).
@@ -409,6 +434,13 @@ def card_answer(view: MultiWindowView) -> str:
     return "<" + "i4" * len(view.windows_days) + "d" * len(view.windows_days) + "ddd"
 
 
+def card_seen_short(view: MultiWindowView) -> str:
+    """What a card's `seen` keeps of an answer when it can (`shrink` in the card script):
+    `card_answer` with the cents, and the previous transaction's ts less the event's own,
+    as 32-bit integers."""
+    return "<" + "i4" * (2 * len(view.windows_days) + 1) + "dd"
+
+
 def card_reply_dtype(view: MultiWindowView, profile_fields: int) -> np.dtype:
     """A card script's reply (`card_answer`, then the profile's doubles), as numpy reads it."""
     nw = len(view.windows_days)
@@ -418,8 +450,10 @@ def card_reply_dtype(view: MultiWindowView, profile_fields: int) -> np.dtype:
 
 def card_script(view: MultiWindowView) -> str:
     fields = ", ".join(f"'{f}'" for f in PROFILE_FIELDS)
+    short = card_seen_short(view)
     return _lib(view, "card") + _CARD_BODY.format(profile_fields=fields, n_profile=len(PROFILE_FIELDS),
-                                                  answer=card_answer(view))
+                                                  answer=card_answer(view), short=short,
+                                                  short_len=struct.calcsize(short.replace("i4", "i")))
 
 
 # Where the card header's profile flag lies: after X0, Y0, head, n, ts, x, y.
@@ -443,5 +477,6 @@ def label_script(view: MultiWindowView) -> str:
 # The layout of the stored bytes, as the store's marker names it (`lepton:{meta}`,
 # field `layout`): a store written in another one is never read (docs/design.md,
 # "Loss of the store"). Derived from what defines it, so it cannot be left unchanged by hand.
-LAYOUT = hashlib.sha1(repr((_LAYOUT_VERSION, STATE_FORMATS, card_answer(CARD_WINDOWS), CARD_SEEN_PERIOD_MS,
+LAYOUT = hashlib.sha1(repr((_LAYOUT_VERSION, STATE_FORMATS, card_answer(CARD_WINDOWS),
+                            card_seen_short(CARD_WINDOWS), CARD_SEEN_PERIOD_MS,
                             TERMINAL_SEEN_PERIOD_MS, PRUNE_AT, SPARE)).encode()).hexdigest()[:12]

@@ -2,27 +2,31 @@
 
 Key layout (`{...}` are Redis Cluster hash tags: each script touches one slot;
 the scripts and the meaning of each field are in `redis_lua.py`):
-- `lepton:{c:<card_id>}:s`, `:seen:<period>`  the card's state in one packed
-  string (hour buckets of count and cents, latest transaction, a copy of the
-  credit profile) and the answer each transaction got (replays get it again
-  and change nothing);
+- `lepton:{c:<card_id>}:s`  the card's state in one packed string (hour buckets
+  of count and cents, latest transaction, a copy of the credit profile);
+- `lepton:{<slot tag>}:c<n>:<day>`  `seen`: the answer each card transaction got
+  (replays get it again and change nothing), a field per transaction in a hash
+  that the cards of a shard share (`seen_prefix`: its tag is in their slot), for
+  the replay horizon;
 - `lepton:{c:<card_id>}:profile`  the credit profile (reference data, no expiry),
   changed only through `load_profiles`/`delete_profiles`, which clear the state's copy;
-- `lepton:{t:<terminal_id>}:s`, `:seen:<period>`  the same for terminals
-  (count, labelled frauds); `seen` also tells a label its transaction's bucket;
+- `lepton:{t:<terminal_id>}:s`, `lepton:{<slot tag>}:t<n>:<week>`  the same for
+  terminals (count, labelled frauds), `seen` kept for as long as labels may come
+  (the view's TTL): it also tells a label its transaction's bucket;
 - `lepton:{t:<terminal_id>}:pending`  labels whose transaction is not seen yet,
   applied when it arrives (a label is never lost);
 - `lepton:{meta}`  the store's marker: `generation` (who created or last rebuilt
   it), `layout` (of the bytes stored, `redis_lua.LAYOUT`) and `writes` (events
   written so far); a job checks it with every batch;
 - `lepton:{x:<shard>}:<epoch>`  transactions' first sightings, a hash per shard of
-  the tx_ids (`Settings.job.claim_shards`) and replay horizon long epoch: the
+  the tx_ids (`Settings.job.hash_shards`) and replay horizon long epoch: the
   tx_id's digest -> digests of its content and of its record; tells a replay from
-  a duplicate or a conflict for at least the replay horizon (`redis_lua._CLAIM_BODY`).
+  a duplicate or a conflict for at least the replay horizon (`claim`).
 State keys expire `view.ttl_s` after their expiry was last renewed (once a week
-of the entity's events) and old buckets are pruned as the head moves; a card's
-`seen` periods expire after the replay horizon (`Settings.job.replay_horizon_s`),
-a terminal's after its view's TTL (labels need them).
+of the entity's events) and old buckets are pruned as the head moves; a `seen`
+answer is kept for at least the replay horizon (`Settings.job.replay_horizon_s`)
+for cards, its view's TTL for terminals (labels need them): each period's hash
+is given that expiry again by each writer every `_TTL_RESEND_S`.
 Every batch is one pipelined round trip of script calls, each for a chunk of
 the batch's events; the scripts are idempotent by tx_id, so a batch is simply
 sent again after a failure or a Redis restart. On a Redis Cluster
@@ -32,23 +36,26 @@ instead (`redis_cluster.py`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import struct
 import time
+import zlib
+from binascii import crc_hqx
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import redis
 from hiredis import pack_command
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from lepton_stream.config import Settings
 from lepton_stream.feature_store.base import LabelFacts, StoreMark, TxClaim, TxFacts, Verdict, verdict
 from lepton_stream.feature_store.redis_cluster import ClusterTransport, cluster_client
 from lepton_stream.feature_store.redis_lua import (
     CARD_SEEN_PERIOD_MS,
-    DAY_MS,
     LAYOUT,
     STATE_FORMATS,
     TERMINAL_SEEN_PERIOD_MS,
@@ -79,12 +86,17 @@ _TTL_RESEND_S = 600
 
 class RedisWindowStore:
     def __init__(self, url: str, *, socket_timeout: float = 5.0, replay_horizon_s: int = 7 * 86_400,
-                 claim_shards: int = 1024, cluster: bool = False, clock: Callable[[], float] = time.time) -> None:
+                 hash_shards: int = 1024, cluster: bool = False, clock: Callable[[], float] = time.time) -> None:
         self._replay_horizon_s = replay_horizon_s
-        self._claim_shards = claim_shards
+        self._shards = hash_shards
+        # `seen` hashes: per shard of the cluster slots (a cluster: every slot) and sub-shard.
+        self._groups = REDIS_CLUSTER_HASH_SLOTS if cluster else min(hash_shards, REDIS_CLUSTER_HASH_SLOTS)
+        self._subs = max(1, hash_shards // REDIS_CLUSTER_HASH_SLOTS)
         self._clock = clock  # the claims' epochs are on it
         # Claim hashes given their expiry by this process (see `claim`).
         self._ttl_epoch, self._ttl_since, self._ttl_sent = -1, 0.0, set[str]()
+        # `seen` hashes given their expiry by this process since (see `_expire_seen`).
+        self._seen_since, self._seen_sent = 0.0, dict[str, None]()
         # tx_ids whose claim was a first sighting, for the next apply only: the scripts
         # skip looking them up in `seen` (see `_first_flags`).
         self._fresh: set[str] = set()
@@ -108,7 +120,7 @@ class RedisWindowStore:
 
     @classmethod
     def from_settings(cls, s: Settings, **kwargs: Any) -> RedisWindowStore:
-        return cls(s.redis_url, replay_horizon_s=s.job.replay_horizon_s, claim_shards=s.job.claim_shards,
+        return cls(s.redis_url, replay_horizon_s=s.job.replay_horizon_s, hash_shards=s.job.hash_shards,
                    cluster=s.endpoints.redis_cluster, **kwargs)
 
     @staticmethod
@@ -121,10 +133,37 @@ class RedisWindowStore:
 
     def claim_slot(self, tx_id: str) -> tuple[str, bytes]:
         """Where a tx_id's claim lives: its shard's key (the epoch's hash is `<key>:<epoch>`)
-        and its field, the rest of a 128-bit digest (a false match is as likely as a
-        collision of random 96-bit ids within a shard's epoch)."""
-        d = hashlib.blake2b(tx_id.encode(), digest_size=16).digest()
-        return f"lepton:{{x:{int.from_bytes(d[:4], 'little') % self._claim_shards}}}", d[4:]
+        and its field, 64 more bits of the digest (a false match is as likely as a
+        collision of random 64-bit ids within one shard's epoch: with 128 of them, one
+        in 10^17 for each new transaction)."""
+        d = hashlib.blake2b(tx_id.encode(), digest_size=12).digest()
+        return f"lepton:{{x:{int.from_bytes(d[:4], 'little') % self._shards}}}", d[4:]
+
+    def seen_prefix(self, kind: str, entity: str) -> str:
+        """The `seen` hashes of a card ("c") or of a terminal ("t"), less their period:
+        shared by the entities of one shard, each
+        transaction a field (`seen_field`), since a key of its own per entity and period
+        cost more than its few answers. The tag is in the entity's slot, so that its
+        scripts keep to one slot on a cluster."""
+        state = self.card_key(entity, "s") if kind == "c" else self.terminal_key(entity, "s")
+        return _seen_prefix(kind, key_slot(state.encode()), zlib.crc32(entity.encode()), self._groups, self._subs)
+
+    @staticmethod
+    def seen_field(tx_id: str, entity: str) -> bytes:
+        """A transaction's field in its card's or terminal's `seen` (and `pending`) hash: a
+        64-bit digest of the tx_id and the entity, so that a label naming another terminal
+        finds nothing in a hash the two share."""
+        return hashlib.blake2b(f"{entity}\0{tx_id}".encode(), digest_size=8).digest()
+
+    def _expire_seen(self, keys: Sequence[str], ttl_s: int) -> list[tuple[str, tuple]]:
+        """EXPIRE for each `seen` hash this process has not given its expiry in the last
+        `_TTL_RESEND_S`: an entry written since lives at least `ttl_s - _TTL_RESEND_S`."""
+        now = self._clock()
+        if now - self._seen_since > _TTL_RESEND_S:
+            self._seen_since, self._seen_sent = now, {}
+        new = [k for k in dict.fromkeys(keys) if k not in self._seen_sent]
+        self._seen_sent.update(dict.fromkeys(new))
+        return [(k, ("EXPIRE", k, ttl_s)) for k in new]
 
     def claim_key(self, tx_id: str, at: float | None = None) -> str:
         """The hash a claim of tx_id made at `at` (now) is stored in."""
@@ -288,18 +327,24 @@ class RedisWindowStore:
         """`apply_transactions`, plus each card's credit profile ([N, len(PROFILE_FIELDS)],
         DEFAULT_PROFILE where unknown) read in the same scripts."""
         cw, tw = CARD_WINDOWS, TERMINAL_WINDOWS
-        seen_ttl = self._replay_horizon_s + DAY_MS // 1000
         card_calls, term_calls = [], []
         for t, first in zip(txs, self._first_flags(txs), strict=True):
             c = f"lepton:{{c:{t.card_id}}}:"
             term = f"lepton:{{t:{t.terminal_id}}}:"
-            card_calls.append(([c + "s", f"{c}seen:{t.ts_ms // CARD_SEEN_PERIOD_MS}", c + "profile"],
-                          [t.tx_id, t.ts_ms // cw.bucket_ms, t.amount_cents, t.ts_ms, repr(float(t.x)),
-                           repr(float(t.y)), first]))
-            term_calls.append(([term + "s", f"{term}seen:{t.ts_ms // TERMINAL_SEEN_PERIOD_MS}", term + "pending"],
-                          [t.tx_id, t.ts_ms // tw.bucket_ms, first]))
-        card_replies = self._run("card", card_calls, [cw.ttl_s, seen_ttl], flagged=True)
+            card_calls.append(([c + "s", f"{self.seen_prefix('c', t.card_id)}{t.ts_ms // CARD_SEEN_PERIOD_MS}",
+                                c + "profile"],
+                               [self.seen_field(t.tx_id, t.card_id), t.ts_ms // cw.bucket_ms, t.amount_cents,
+                                t.ts_ms, repr(float(t.x)), repr(float(t.y)), first]))
+            term_calls.append(([term + "s",
+                                f"{self.seen_prefix('t', t.terminal_id)}{t.ts_ms // TERMINAL_SEEN_PERIOD_MS}",
+                                term + "pending"],
+                               [self.seen_field(t.tx_id, t.terminal_id), t.ts_ms // tw.bucket_ms, first]))
+        card_replies = self._run("card", card_calls, [cw.ttl_s], flagged=True)
         term_replies = self._run("terminal", term_calls, [tw.ttl_s], flagged=True)
+        expire = (self._expire_seen([keys[1] for keys, _ in card_calls], self._replay_horizon_s + _TTL_RESEND_S)
+                  + self._expire_seen([keys[1] for keys, _ in term_calls], tw.ttl_s + _TTL_RESEND_S))
+        if expire:
+            self._commands(expire)
         n, nt, npf = len(txs), len(tw.windows_days), len(PROFILE_FIELDS)
         cards = np.frombuffer(b"".join(card_replies), card_reply_dtype(cw, npf), count=n).copy()
         terms = np.fromstring(b",".join(term_replies), sep=",").reshape(n, 2 * nt) if n else np.zeros((0, 2 * nt))
@@ -314,7 +359,8 @@ class RedisWindowStore:
     def apply_labels(self, labels: Sequence[LabelFacts]) -> list[int]:
         """1 applied, 0 duplicate, 2 transaction not seen yet (kept, applied when it arrives)."""
         events = [([f"lepton:{{t:{lab.terminal_id}}}:s", f"lepton:{{t:{lab.terminal_id}}}:pending"],
-                   [lab.tx_id, f"lepton:{{t:{lab.terminal_id}}}:seen:"]) for lab in labels]
+                   [self.seen_field(lab.tx_id, lab.terminal_id), self.seen_prefix("t", lab.terminal_id)])
+                  for lab in labels]
         return [int(r) for r in self._run("label", events, [TERMINAL_WINDOWS.ttl_s])]
 
     def profiles(self, card_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -410,3 +456,22 @@ def _sighting(claim: TxClaim) -> tuple[bytes, bytes]:
     it came from (only their equality is ever asked)."""
     return (hashlib.blake2b(claim.fingerprint.encode(), digest_size=8).digest(),
             hashlib.blake2b(claim.source.encode(), digest_size=8).digest())
+
+
+@functools.cache
+def slot_tags() -> tuple[str, ...]:
+    """For each Redis Cluster slot, the first of "s0", "s1", .. (hex) that hashes to it."""
+    tags: list[str] = [""] * REDIS_CLUSTER_HASH_SLOTS
+    left, j = REDIS_CLUSTER_HASH_SLOTS, 0
+    while left:
+        tag = f"s{j:x}"
+        slot = crc_hqx(tag.encode(), 0) % REDIS_CLUSTER_HASH_SLOTS
+        if not tags[slot]:
+            tags[slot], left = tag, left - 1
+        j += 1
+    return tuple(tags)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _seen_prefix(kind: str, slot: int, spread: int, groups: int, subs: int) -> str:
+    return f"lepton:{{{slot_tags()[slot % groups]}}}:{kind}{spread % subs}:"

@@ -82,7 +82,7 @@ def test_claims_tell_a_replay_from_a_duplicate_and_a_conflict_for_one_to_two_hor
 
     horizon = 3600
     now = [(10**6 + 0.5) * horizon]  # half-way through an epoch
-    store = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, claim_shards=8, clock=lambda: now[0])
+    store = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, hash_shards=8, clock=lambda: now[0])
     run = uuid.uuid4().hex[:6]
     first = [TxClaim(f"{run}-{i}", f"fp{i}", f"transactions/0/{i}") for i in range(50)]
     assert store.claim(first + [first[0]]) == ["new"] * 50 + ["replay"]
@@ -102,8 +102,8 @@ def test_claims_tell_a_replay_from_a_duplicate_and_a_conflict_for_one_to_two_hor
     # Near a boundary: a writer whose clock has passed it stores in the new epoch's hash;
     # one whose clock is still behind it looks that hash up too.
     boundary = (int(now[0] // horizon) + 1) * horizon
-    ahead = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, claim_shards=8, clock=lambda: boundary + 1)
-    behind = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, claim_shards=8, clock=lambda: boundary - 60)
+    ahead = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, hash_shards=8, clock=lambda: boundary + 1)
+    behind = RedisWindowStore(stack.redis_url, replay_horizon_s=horizon, hash_shards=8, clock=lambda: boundary - 60)
     late = TxClaim(f"{run}-late", "fp", "transactions/0/99")
     assert ahead.claim([late]) == ["new"]
     assert behind.claim([late]) == ["replay"]
@@ -113,3 +113,30 @@ def test_claims_tell_a_replay_from_a_duplicate_and_a_conflict_for_one_to_two_hor
     assert behind.claim([early]) == ["new"]
     assert ahead.claim([TxClaim(early.tx_id, "other", "transactions/1/3")]) == ["conflict"]
     assert behind.claim([early]) == ["replay"]
+
+
+def test_shared_seen_hashes_keep_answers_exact_and_labels_to_their_terminal(stack):
+    """`seen` hashes are shared by many cards and terminals (one shard here: all of them):
+    an answer kept short, or whole when it does not fit, comes back exact on a replay, and
+    a label naming another terminal finds nothing there."""
+    import numpy as np
+
+    from lepton_stream.feature_store.base import LabelFacts
+    from lepton_stream.features.aggregates import Aggregates
+
+    store = RedisWindowStore(stack.redis_url, hash_shards=1)
+    run = uuid.uuid4().hex[:6]
+    t0 = 1_767_225_600_000
+    # 30 transactions of $900,000: a day's cents pass 2^31 (the whole answer is kept).
+    big = [TxFacts(f"{run}-b{i}", f"{run}-card", f"{run}-term", t0 + i * 60_000, 90_000_000, 1.5 + i, 2.5)
+           for i in range(30)]
+    first, again = store.apply_transactions(big), store.apply_transactions(big)
+    for field in Aggregates.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(first, field), getattr(again, field), err_msg=field)
+    assert first.card_sum_cents[-1, 0] == 30 * 90_000_000 > 2**31
+    assert first.prev_x[-1] == 1.5 + 28 and first.prev_ts_ms[-1] == big[-2].ts_ms
+
+    other = TxFacts(f"{run}-o", f"{run}-card2", f"{run}-term2", t0, 100, 0.0, 0.0)
+    store.apply_transactions([other])
+    assert store.apply_labels([LabelFacts(other.tx_id, f"{run}-term")]) == [2]  # kept pending there
+    assert store.apply_labels([LabelFacts(other.tx_id, f"{run}-term2")]) == [1]

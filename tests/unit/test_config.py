@@ -90,8 +90,8 @@ def test_replace_and_overrides_take_each_setting_by_its_own_name():
 
 
 def test_the_claims_settings_refuse_what_the_store_cannot_work_with():
-    for bad in ({"LEPTON_CLAIM_SHARDS": "0"}, {"LEPTON_CLAIM_SHARDS": str(2**26 + 1)},
+    for bad in ({"LEPTON_HASH_SHARDS": "0"}, {"LEPTON_HASH_SHARDS": str(2**26 + 1)},
                 {"LEPTON_REPLAY_HORIZON_S": "59"}):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             Settings.from_env(bad)
-    assert Settings.from_env({"LEPTON_CLAIM_SHARDS": "65536"}).job.claim_shards == 65536
+    assert Settings.from_env({"LEPTON_HASH_SHARDS": "65536"}).job.hash_shards == 65536
