@@ -327,6 +327,9 @@ class Settings:
         """The settings of `env` (the process's environment when None); `overrides` win,
         named as in `replace`."""
         env = dict(os.environ if env is None else env)
+        for old, new in _RENAMED.items():
+            if old in env:  # silently ignored, it would leave the default in its place
+                raise SettingsError(f"{old} was renamed {new}: set {new}={env[old]} instead")
         whole, parts = _changes(overrides)
         built: dict[str, Any] = {}
         for section, kind in sections().items():
@@ -356,6 +359,10 @@ def sections() -> dict[str, type]:
     """Settings' sections: attribute name -> its dataclass, in order."""
     hints = get_type_hints(Settings)
     return {f.name: hints[f.name] for f in fields(Settings)}
+
+
+# Variables that were settings once, and what replaced them.
+_RENAMED = {"LEPTON_CLAIM_SHARDS": "LEPTON_HASH_SHARDS"}
 
 
 def env_name(section: str, name: str) -> str:

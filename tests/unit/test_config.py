@@ -89,9 +89,12 @@ def test_replace_and_overrides_take_each_setting_by_its_own_name():
         s.replace(pipeline="fast")
 
 
-def test_the_claims_settings_refuse_what_the_store_cannot_work_with():
+def test_the_store_settings_refuse_what_the_store_cannot_work_with():
     for bad in ({"LEPTON_HASH_SHARDS": "0"}, {"LEPTON_HASH_SHARDS": str(2**26 + 1)},
                 {"LEPTON_REPLAY_HORIZON_S": "59"}):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             Settings.from_env(bad)
     assert Settings.from_env({"LEPTON_HASH_SHARDS": "65536"}).job.hash_shards == 65536
+    # The variable's old name is refused, not ignored (the default would take its place).
+    with pytest.raises(SettingsError, match="LEPTON_CLAIM_SHARDS was renamed LEPTON_HASH_SHARDS"):
+        Settings.from_env({"LEPTON_CLAIM_SHARDS": "65536"})
