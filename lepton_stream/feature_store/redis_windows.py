@@ -145,8 +145,7 @@ class RedisWindowStore:
         transaction a field (`seen_field`), since a key of its own per entity and period
         cost more than its few answers. The tag is in the entity's slot, so that its
         scripts keep to one slot on a cluster."""
-        state = self.card_key(entity, "s") if kind == "c" else self.terminal_key(entity, "s")
-        return _seen_prefix(kind, key_slot(state.encode()), zlib.crc32(entity.encode()), self._groups, self._subs)
+        return _seen_prefix(kind, entity, self._groups, self._subs)
 
     @staticmethod
     def seen_field(tx_id: str, entity: str) -> bytes:
@@ -472,6 +471,8 @@ def slot_tags() -> tuple[str, ...]:
     return tuple(tags)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _seen_prefix(kind: str, slot: int, spread: int, groups: int, subs: int) -> str:
-    return f"lepton:{{{slot_tags()[slot % groups]}}}:{kind}{spread % subs}:"
+@functools.lru_cache(maxsize=1 << 16)  # an entity's events come in runs: its slot is found once a run
+def _seen_prefix(kind: str, entity: str, groups: int, subs: int) -> str:
+    state = RedisWindowStore.card_key(entity, "s") if kind == "c" else RedisWindowStore.terminal_key(entity, "s")
+    slot = key_slot(state.encode())
+    return f"lepton:{{{slot_tags()[slot % groups]}}}:{kind}{zlib.crc32(entity.encode()) % subs}:"
