@@ -179,7 +179,7 @@ class InputLimits(_Section):
     max_amount: float = 1_000_000.0
     max_abs_coordinate: float = 1_000.0
     max_future_ms: int = 300_000  # ahead of the job's clock
-    # Ahead of the median of the stream's latest events. At most a day: the store
+    # Ahead of the median of the latest events of its partition. At most a day: the store
     # keeps buckets a day past the widest window for late events, so an event this
     # far ahead of the others cannot make their windows lose buckets.
     max_ahead_of_stream_ms: int = DAY_MS

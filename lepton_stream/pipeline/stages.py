@@ -114,7 +114,11 @@ class ParseStage:
     with its reason."""
 
     settings: Settings
-    clock: StreamClock = field(default_factory=StreamClock)
+    # One clock per source partition: a partition is time-ordered (its events are
+    # keyed by card), but a consumer catching up on a backlog reads partitions at
+    # different paces, days apart, and one clock over all of them would send the
+    # partition ahead to the DLQ.
+    clocks: dict[int, StreamClock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -134,17 +138,25 @@ class ParseStage:
                                       InvalidEvent("unparseable", "not a transaction"), i))
         if not parsed:
             return batch
-        reference = self.clock.observe([tx.ts_ms for _, tx in parsed])
+        references = self._references(batch.records, parsed)
         ahead = self.settings.limits.max_ahead_of_stream_ms
         for i, tx in parsed:
+            reference = references[batch.records[i].partition]
             if reference is not None and tx.ts_ms > reference + ahead:
                 batch.out.append(_dlq(self.settings, batch.records[i], InvalidEvent(
                     "timestamp_ahead_of_stream", f"ts {tx.ts_ms} is {(tx.ts_ms - reference) / 3_600_000:.1f} h "
-                    f"ahead of the stream's recent events (at most {ahead / 3_600_000:.1f} h)", "ts"), i))
+                    f"ahead of its partition's recent events (at most {ahead / 3_600_000:.1f} h)", "ts"), i))
             else:
                 batch.valid.append(tx)
                 batch.valid_origin.append(i)
         return batch
+
+    def _references(self, records: list[RawRecord], parsed: list[tuple[int, Transaction]]) -> dict[int, int | None]:
+        """Each source partition's reference time, after this batch's events of it."""
+        times: dict[int, list[int]] = {}
+        for i, tx in parsed:
+            times.setdefault(records[i].partition, []).append(tx.ts_ms)
+        return {p: self.clocks.setdefault(p, StreamClock()).observe(ts) for p, ts in times.items()}
 
 
 def fingerprint(tx: Transaction) -> str:

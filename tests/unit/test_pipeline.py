@@ -5,6 +5,7 @@ import numpy as np
 from lepton_stream.config import Settings
 from lepton_stream.features.definitions import FRAUD_FEATURES
 from lepton_stream.pipeline import RawRecord, ScoringPipeline
+from lepton_stream.pipeline.batch import Batch
 from lepton_stream.pipeline.metrics import MetricsStage
 from lepton_stream.pipeline.stages import (
     FeatureStage,
@@ -96,3 +97,26 @@ def test_passthrough_floor_scores_each_valid_event_zero_and_still_rejects_bad_on
 
 def test_severity_levels():
     assert [severity(x, 0.5) for x in (0.2, 0.5, 0.75, 0.95)] == [None, "low", "medium", "high"]
+
+
+def test_partitions_read_days_apart_are_each_checked_against_their_own_clock():
+    # A consumer catching up on a backlog reads one partition days ahead of another:
+    # neither is "ahead of the stream", while a liar within a partition still is.
+    s = Settings()
+    day = 86_400_000
+    early = [ev.event for ev in SimpleGenerator(cards=5, seed=3).stream(30, 1_700_000_000_000)]
+    late = [ev.event for ev in SimpleGenerator(cards=5, seed=4).stream(30, 1_700_000_000_000 + 8 * day)]
+    liar = {**late[-1], "tx_id": "liar", "ts": late[-1]["ts"] + 30 * day}
+    stage = ParseStage(s)
+    for part, events in ((0, early), (1, late)):
+        # Each batch holds mostly one partition and a few of the other, as a fetch does.
+        records = [RawRecord(b"k", json.dumps(e).encode(), s.topics.transactions, part, i)
+                   for i, e in enumerate(events)]
+        other = early if part else late
+        records += [RawRecord(b"k", json.dumps(e).encode(), s.topics.transactions, 1 - part, 100 + i)
+                    for i, e in enumerate(other[:3])]
+        batch = stage(Batch(records))
+        assert [json.loads(o.value)["error_code"] for o in batch.out] == []
+        assert len(batch.valid) == len(records)
+    batch = stage(Batch([RawRecord(b"k", json.dumps(liar).encode(), s.topics.transactions, 1, 500)]))
+    assert [json.loads(o.value)["error_code"] for o in batch.out] == ["timestamp_ahead_of_stream"]
