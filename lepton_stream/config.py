@@ -30,6 +30,7 @@ PipelineKind = Literal["scoring", "passthrough"]
 DeliveryGuarantee = Literal["exactly-once", "at-least-once", "none"]
 WorkerMode = Literal["process", "loopback"]
 TransactionNaming = Literal["incrementing", "pooling"]
+JitMode = Literal["c1", "tiered"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 ModelConfigVariant = Literal["cpu", "gpu"]
 
@@ -152,6 +153,12 @@ class Job(_Section):
     metrics_interval_s: float = 5.0  # how often each task writes to `pipeline-metrics`
     consumer_group: str = "lepton-scoring"
     jvm_heap_mb: int = 768
+    # The JVM that `lepton-stream` starts for the job (MiniCluster, local cluster): "c1"
+    # compiles with the quick compiler only, so a started or restarted job reaches its
+    # speed in seconds instead of spending most of a core for minutes compiling with C2
+    # (docs/performance.md); "tiered", the JVM's default, suits a job that runs long on
+    # cores of its own.
+    jvm_jit: JitMode = "c1"
     # How long a card's applied transactions are remembered, so that a replay after a
     # failure (from the last checkpoint) counts nothing twice: longer than any outage.
     replay_horizon_s: int = 7 * 86_400

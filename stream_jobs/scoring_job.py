@@ -29,6 +29,7 @@ from pyflink.table.udf import ScalarFunction, udf
 from lepton_stream import logs
 from lepton_stream.config import Settings
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
+from lepton_stream.stack.flink_jvm import minicluster_jvm_args
 
 # What the batch step returns per input record: its output records, as parallel lists.
 OUTPUTS = DataTypes.ROW([DataTypes.FIELD("t", DataTypes.ARRAY(DataTypes.STRING())),
@@ -125,7 +126,7 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     jars = sorted(connector.glob("flink-sql-connector-kafka-*.jar"))
     if not jars:
         raise SystemExit(f"Flink Kafka connector jar missing in {connector}: run `make setup`")
-    os.environ.setdefault("JVM_ARGS", f"-Xmx{s.job.jvm_heap_mb}m")
+    os.environ.setdefault("JVM_ARGS", minicluster_jvm_args(s))
     # Locally PyFlink runs every Python worker inside this driver process ("loopback"),
     # so parallel subtasks share one interpreter lock; "process" gives each its own
     # worker process, as a cluster does.

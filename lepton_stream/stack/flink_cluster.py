@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lepton_stream.config import REPO_ROOT, Settings
 from lepton_stream.stack import processes
+from lepton_stream.stack.flink_jvm import jit_options
 from lepton_stream.stack.flink_network import bind_options
 from lepton_stream.stack.flink_patch import flink_home, lib_with_patch
 from lepton_stream.stack.job_process import JOB_SCRIPT, job_args
@@ -54,7 +55,7 @@ def _config(s: Settings, rest_port: int, ports: list[int], slots: int) -> str:
     # The distribution's JVM options (module opens Flink needs on Java 17), then ours.
     dist = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())
     lines = {
-        "env.java.opts.all": dist["env"]["java"]["opts"]["all"],
+        "env.java.opts.all": " ".join([dist["env"]["java"]["opts"]["all"], *jit_options(s)]),
         **bind_options(s),  # every server on `host`, no jar upload over REST
         "jobmanager.rpc.port": rpc, "rest.port": rest_port, "blob.server.port": blob,
         "taskmanager.rpc.port": tm_rpc, "taskmanager.data.port": tm_data,
