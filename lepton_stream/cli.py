@@ -486,7 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rates", default="1000,5000", help="fixed rates (events/s); 50%% of saturation is added")
     p.add_argument("--duration", type=float, default=20.0, help="seconds per fixed rate")
     p.add_argument("--repeats", type=int, default=3, help="runs of each runner set for throughput, head to head")
-    p.add_argument("--skip", default="", help="comma list of: saturation, latency, knobs, alerts, store, memory")
+    p.add_argument("--skip", default="",
+                   help="comma list of: saturation, latency, knobs, alerts, alert-knobs, store, memory")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "benchmarks/results/pipeline.json"))
     p.set_defaults(fn=cmd_bench)
     feats = sub.add_parser("features", help="online feature store tasks").add_subparsers(dest="f_cmd", required=True)

@@ -135,6 +135,11 @@ class Job(_Section):
     arrow_batch_size: int = 2000
     bundle_time_ms: int = 50
     bundle_size: int = 5000
+    # How long a record may wait in a network buffer between Flink tasks before the
+    # buffer is sent part full: the sources and the batch step are separate tasks, so
+    # every event crosses one. Flink's 100 ms default added its own wait to every alert
+    # (the bench's alert_knobs); 0 sends each record on its own.
+    buffer_timeout_ms: int = 5
     triton_batch: int = 4096
     python_worker_mode: WorkerMode = "process"  # or "loopback": workers inside the local driver process
     # "scoring", or "passthrough": parse and emit a bare score per event, no Redis, no
@@ -176,6 +181,8 @@ class Job(_Section):
                                 "(longer than any outage the job may be restarted after)")
         if not 1 <= self.hash_shards <= 2**26:
             raise SettingsError(f"LEPTON_HASH_SHARDS={self.hash_shards}: must be in 1..{2**26}")
+        if not 0 <= self.buffer_timeout_ms <= 60_000:
+            raise SettingsError(f"LEPTON_BUFFER_TIMEOUT_MS={self.buffer_timeout_ms}: must be in 0..60000")
 
 
 @dataclass(frozen=True)

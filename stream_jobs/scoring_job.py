@@ -121,6 +121,21 @@ def control_options(s: Settings, target: str, from_savepoint: str | None, startu
     return out
 
 
+def tuning_options(s: Settings) -> dict[str, str]:
+    """The job's Flink options that `Settings.job` sets: batching, buffering, checkpoints."""
+    return {
+        "pipeline.name": "lepton-scoring",
+        "parallelism.default": str(s.job.parallelism),
+        "python.executable": sys.executable,
+        "python.fn-execution.arrow.batch.size": str(s.job.arrow_batch_size),
+        "python.fn-execution.bundle.time": str(s.job.bundle_time_ms),
+        "python.fn-execution.bundle.size": str(s.job.bundle_size),
+        "execution.buffer-timeout.interval": f"{s.job.buffer_timeout_ms} ms",
+        "execution.checkpointing.interval": f"{s.job.checkpoint_interval_ms} ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+    }
+
+
 def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None = None) -> TableEnvironment:
     connector = s.endpoints.lib_dir / "flink"
     jars = sorted(connector.glob("flink-sql-connector-kafka-*.jar"))
@@ -149,15 +164,8 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
     # --- end of network ---
     conf = t_env.get_config()
     for k, v in {
-        "pipeline.name": "lepton-scoring",
         "pipeline.jars": ";".join(j.as_uri() for j in jars),
-        "parallelism.default": str(s.job.parallelism),
-        "python.executable": sys.executable,
-        "python.fn-execution.arrow.batch.size": str(s.job.arrow_batch_size),
-        "python.fn-execution.bundle.time": str(s.job.bundle_time_ms),
-        "python.fn-execution.bundle.size": str(s.job.bundle_size),
-        "execution.checkpointing.interval": f"{s.job.checkpoint_interval_ms} ms",
-        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        **tuning_options(s),
         **control_options(s, conf.get("execution.target", ""), from_savepoint, startup),
     }.items():
         conf.set(k, v)

@@ -113,6 +113,7 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
     tailer = _Tail(s) if tail else None
     out: dict = {"runner": runner, "pipeline": s.job.pipeline,
                  "checkpoint_interval_ms": s.job.checkpoint_interval_ms, "bundle_time_ms": s.job.bundle_time_ms,
+                 "buffer_timeout_ms": s.job.buffer_timeout_ms,
                  "arrow_batch_size": s.job.arrow_batch_size, "parallelism": s.job.parallelism, "rates": []}
     try:
         _wait_ready(s, reader)

@@ -16,8 +16,8 @@ from lepton_stream.config import REPO_ROOT
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 # Each section of the results, and the `skip` name that leaves it out.
 SECTION_SKIP = {"saturation": "saturation", "latency": "latency", "knobs": "knobs", "latency_compare": "latency",
-                "alert_latency": "alerts", "server_rss_mb_at_end": "latency", "redis_cpu": "store",
-                "redis_memory": "memory"}
+                "alert_latency": "alerts", "alert_knobs": "alert-knobs", "server_rss_mb_at_end": "latency",
+                "redis_cpu": "store", "redis_memory": "memory"}
 SECTIONS = tuple(SECTION_SKIP)
 
 
@@ -43,7 +43,13 @@ class BenchOptions:
     # started (JIT, new cards' first writes) is slower for its first ten seconds or so.
     alert_duration_s: float = 30.0
     alert_warmup_s: float = 10.0
-    skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, alerts, store, memory
+    # Settings besides the checkpoint interval that change how long an alert waits, each run
+    # at 5,000/s against the defaults, alternated `alert_knob_repeats` times (alert_knobs).
+    alert_knobs: dict[str, dict] = field(default_factory=lambda: {
+        "buffer timeout 100 ms (Flink's default)": {"buffer_timeout_ms": 100},
+        "bundle time 20 ms": {"bundle_time_ms": 20}})
+    alert_knob_repeats: int = 2
+    skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, alerts, alert-knobs, store, memory
     out: Path = RESULTS / "pipeline.json"
 
 
@@ -63,7 +69,7 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
             dates[section] = today
     with bench_stack(partitions=2) as s:
         best = 0
-        if not {"saturation", "latency", "knobs", "alerts"} <= opts.skip:
+        if not {"saturation", "latency", "knobs", "alerts", "alert-knobs"} <= opts.skip:
             say("warm-up: the Flink job on a backlog, not measured ...")
             saturation.run_flink(s, saturation.backlog(opts.warmup_events), tag="warmup",
                                  parallelism=max(opts.parallelism))
@@ -135,6 +141,9 @@ def run_bench(opts: BenchOptions, say=print) -> dict:
         if "alerts" not in opts.skip:
             result["alert_latency"] = alert_latency(s, opts, say, result)
             saturation.write(result, opts.out)
+        if "alert-knobs" not in opts.skip:
+            result["alert_knobs"] = alert_knobs(s, opts, say, result)
+            saturation.write(result, opts.out)
         if "latency" not in opts.skip:
             result["server_rss_mb_at_end"] = server_rss_mb(s)
     if "store" not in opts.skip:
@@ -174,8 +183,8 @@ def _visible(x: dict) -> dict:
             "visible_score_p50_ms": x["event_to_visible_score_ms"].get("p50"),
             "visible_score_p99_ms": x["event_to_visible_score_ms"].get("p99"),
             # `lepton-stream alerts tail --json` following the topic: what on call sees.
-            "tail_alert_p50_ms": x["event_to_tail_alert_ms"].get("p50"),
-            "tail_alert_p99_ms": x["event_to_tail_alert_ms"].get("p99"),
+            "tail_alert_p50_ms": x.get("event_to_tail_alert_ms", {}).get("p50"),
+            "tail_alert_p99_ms": x.get("event_to_tail_alert_ms", {}).get("p99"),
             "alerts": x["alerts"], "sent_per_s": x["sent_per_s"], "fell_behind": x["fell_behind"]}
 
 
@@ -233,6 +242,56 @@ def alert_latency(s, opts: BenchOptions, say=print, result: dict | None = None) 
             f"{rows[-1]['at_half_saturation']['visible_alert_p50_ms']}/"
             f"{rows[-1]['at_half_saturation']['visible_alert_p99_ms']} ms")
     return mark_default(rows)
+
+
+def alert_knobs(s, opts: BenchOptions, say=print, result: dict | None = None) -> list[dict]:
+    """The defaults against each of `opts.alert_knobs` at 5,000/s, alternated so that a
+    drift of the shared machine falls on every variant alike: the medians of the visible
+    percentiles of each variant's runs."""
+    variants = {"defaults": {}, **opts.alert_knobs}
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
+    errors: dict = result if result is not None else {}
+    events = saturation.backlog(opts.alert_events)
+    p = max(opts.parallelism)
+    for i in range(opts.alert_knob_repeats):
+        for j, (name, changes) in enumerate(variants.items()):
+            tag = f"alert-knob{j}-{i}"
+            say(f"alert knobs: {name}, run {i + 1} of {opts.alert_knob_repeats}: saturation, then 5,000/s ...")
+            sat = _attempt(errors, say, f"{tag}-sat", lambda tag=tag, c=changes: saturation.run_flink(
+                s, events, tag=f"{tag}-sat", parallelism=p, **c))
+            run = _attempt(errors, say, tag, lambda tag=tag, c=changes: latency.at_rates(
+                s, [5_000], opts.alert_duration_s, warmup_s=opts.alert_warmup_s, tag=tag,
+                parallelism=p, alert_threshold=ALERT_BENCH_THRESHOLD, **c))
+            if run is not None:
+                x = run["rates"][0]
+                runs[name].append({**_visible(x), "score_p50_ms": x["event_to_score_ms"].get("p50"),
+                                   "score_p99_ms": x["event_to_score_ms"].get("p99"),
+                                   "saturation_per_s": sat["events_per_s"] if sat else None})
+                say(f"  saturation {runs[name][-1]['saturation_per_s']}/s; visible alert p50/p99 "
+                    f"{runs[name][-1]['visible_alert_p50_ms']}/{runs[name][-1]['visible_alert_p99_ms']} ms")
+    out = []
+    for name, changes in variants.items():
+        rs = runs[name]
+        med = {k: _median([r[k] for r in rs]) for k in ("visible_alert_p50_ms", "visible_alert_p99_ms",
+                                                         "visible_score_p50_ms", "visible_score_p99_ms",
+                                                         "score_p50_ms", "score_p99_ms", "saturation_per_s")}
+        out.append({"variant": name, "changes": changes, "rate_per_s": 5_000,
+                    "duration_s": opts.alert_duration_s, "warmup_s": opts.alert_warmup_s,
+                    "median": med, "runs": rs})
+    return out
+
+
+def _median(xs: list) -> float | None:
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    mid = len(xs) // 2
+    return float(xs[mid]) if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def _ms(x: dict, key: str) -> str:
+    v = x.get(key)
+    return "–" if v is None or v != v else f"{v:,.0f}"
 
 
 def summarize(r: dict) -> str:
@@ -342,10 +401,6 @@ def summarize(r: dict) -> str:
         warm = (f" Each rate ran {a[0]['duration_s']:.0f} s, its first {a[0]['warmup_s']:.0f} s left out."
                 if "duration_s" in a[0] else "")
 
-        def ms(x: dict, key: str) -> str:
-            v = x.get(key)
-            return "–" if v is None or v != v else f"{v:,.0f}"
-
         lines += ["## Alert latency against the checkpoint interval", "",
                   "Event published → alert readable by a read_committed consumer (and shown by "
                   "`lepton-stream alerts tail`), at 5,000/s and at half the saturation rate of the same "
@@ -357,10 +412,25 @@ def summarize(r: dict) -> str:
         for x in a:
             h = x.get("at_half_saturation") or {}
             lines.append(f"| {x['checkpoint_interval_ms']:,} | {x['saturation_per_s']:,} | "
-                         f"{ms(x, 'visible_alert_p50_ms')} / {ms(x, 'visible_alert_p99_ms')} | "
-                         f"{ms(h, 'rate_per_s')} | {ms(h, 'visible_alert_p50_ms')} / {ms(h, 'visible_alert_p99_ms')} | "
-                         f"{ms(h, 'visible_score_p50_ms')} / {ms(h, 'visible_score_p99_ms')} | "
-                         f"{ms(h, 'tail_alert_p99_ms')} |")
+                         f"{_ms(x, 'visible_alert_p50_ms')} / {_ms(x, 'visible_alert_p99_ms')} | "
+                         f"{_ms(h, 'rate_per_s')} | "
+                         f"{_ms(h, 'visible_alert_p50_ms')} / {_ms(h, 'visible_alert_p99_ms')} | "
+                         f"{_ms(h, 'visible_score_p50_ms')} / {_ms(h, 'visible_score_p99_ms')} | "
+                         f"{_ms(h, 'tail_alert_p99_ms')} |")
+        lines.append("")
+    if r.get("alert_knobs"):
+        k = r["alert_knobs"]
+        lines += ["## Alert latency against the other settings, at 5,000/s", "",
+                  f"Each variant against the defaults, alternated, {len(k[0]['runs'])} runs each of "
+                  f"{k[0]['duration_s']:.0f} s (the first {k[0]['warmup_s']:.0f} s left out); medians.", "",
+                  "| variant | visible alert p50 / p99 ms | visible score p50 / p99 ms | event→score p50 / p99 ms | "
+                  "saturation events/s |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for v in k:
+            m = v["median"]
+            lines.append(f"| {v['variant']} | {_ms(m, 'visible_alert_p50_ms')} / {_ms(m, 'visible_alert_p99_ms')} | "
+                         f"{_ms(m, 'visible_score_p50_ms')} / {_ms(m, 'visible_score_p99_ms')} | "
+                         f"{_ms(m, 'score_p50_ms')} / {_ms(m, 'score_p99_ms')} | {_ms(m, 'saturation_per_s')} |")
         lines.append("")
     if "redis_cpu" in r:
         c = r["redis_cpu"]

@@ -126,7 +126,7 @@ def run_loop(base: Settings, events: list[dict], tag: str = "loop", batch_size: 
 # a checkpoint, not a timer, ends, and a loop that consumes more per batch.
 COMMIT_INTERVAL_S = 10
 FLINK_THROUGHPUT = {"parallelism": 2, "arrow_batch_size": 2000, "bundle_size": 100_000, "bundle_time_ms": 1000,
-                    "checkpoint_interval_ms": COMMIT_INTERVAL_S * 1000}
+                    "buffer_timeout_ms": 100, "checkpoint_interval_ms": COMMIT_INTERVAL_S * 1000}
 LOOP_THROUGHPUT = {"batch_size": 10_000, "commit_interval_s": COMMIT_INTERVAL_S}
 
 

@@ -98,3 +98,14 @@ def test_the_store_settings_refuse_what_the_store_cannot_work_with():
     # The variable's old name is refused, not ignored (the default would take its place).
     with pytest.raises(SettingsError, match="LEPTON_CLAIM_SHARDS was renamed LEPTON_HASH_SHARDS"):
         Settings.from_env({"LEPTON_CLAIM_SHARDS": "65536"})
+
+
+def test_the_network_buffer_timeout_reaches_the_job_and_refuses_what_flink_would():
+    from stream_jobs.scoring_job import tuning_options
+
+    s = Settings.from_env({"LEPTON_BUFFER_TIMEOUT_MS": "7"})
+    assert tuning_options(s)["execution.buffer-timeout.interval"] == "7 ms"
+    assert tuning_options(Settings())["execution.buffer-timeout.interval"] == f"{Settings().job.buffer_timeout_ms} ms"
+    for bad in ("-1", "60001"):
+        with pytest.raises(SettingsError, match="LEPTON_BUFFER_TIMEOUT_MS"):
+            Settings.from_env({"LEPTON_BUFFER_TIMEOUT_MS": bad})
