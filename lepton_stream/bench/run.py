@@ -48,7 +48,7 @@ class BenchOptions:
     alert_knobs: dict[str, dict] = field(default_factory=lambda: {
         "buffer timeout 100 ms (Flink's default)": {"buffer_timeout_ms": 100},
         "bundle time 20 ms": {"bundle_time_ms": 20}})
-    alert_knob_repeats: int = 2
+    alert_knob_repeats: int = 3
     skip: set[str] = field(default_factory=set)  # of: saturation, latency, knobs, alerts, alert-knobs, store, memory
     out: Path = RESULTS / "pipeline.json"
 
@@ -266,7 +266,8 @@ def alert_knobs(s, opts: BenchOptions, say=print, result: dict | None = None) ->
                 x = run["rates"][0]
                 runs[name].append({**_visible(x), "score_p50_ms": x["event_to_score_ms"].get("p50"),
                                    "score_p99_ms": x["event_to_score_ms"].get("p99"),
-                                   "saturation_per_s": sat["events_per_s"] if sat else None})
+                                   "saturation_per_s": sat["events_per_s"] if sat else None,
+                                   "cpu_us_per_tx": sat.get("cpu_us_per_tx") if sat else None})
                 say(f"  saturation {runs[name][-1]['saturation_per_s']}/s; visible alert p50/p99 "
                     f"{runs[name][-1]['visible_alert_p50_ms']}/{runs[name][-1]['visible_alert_p99_ms']} ms")
     out = []
@@ -274,7 +275,8 @@ def alert_knobs(s, opts: BenchOptions, say=print, result: dict | None = None) ->
         rs = runs[name]
         med = {k: _median([r[k] for r in rs]) for k in ("visible_alert_p50_ms", "visible_alert_p99_ms",
                                                          "visible_score_p50_ms", "visible_score_p99_ms",
-                                                         "score_p50_ms", "score_p99_ms", "saturation_per_s")}
+                                                         "score_p50_ms", "score_p99_ms", "saturation_per_s",
+                                                         "cpu_us_per_tx")}
         out.append({"variant": name, "changes": changes, "rate_per_s": 5_000,
                     "duration_s": opts.alert_duration_s, "warmup_s": opts.alert_warmup_s,
                     "median": med, "runs": rs})
@@ -424,13 +426,14 @@ def summarize(r: dict) -> str:
                   f"Each variant against the defaults, alternated, {len(k[0]['runs'])} runs each of "
                   f"{k[0]['duration_s']:.0f} s (the first {k[0]['warmup_s']:.0f} s left out); medians.", "",
                   "| variant | visible alert p50 / p99 ms | visible score p50 / p99 ms | event→score p50 / p99 ms | "
-                  "saturation events/s |",
-                  "| --- | ---: | ---: | ---: | ---: |"]
+                  "saturation events/s | CPU µs per transaction |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for v in k:
             m = v["median"]
             lines.append(f"| {v['variant']} | {_ms(m, 'visible_alert_p50_ms')} / {_ms(m, 'visible_alert_p99_ms')} | "
                          f"{_ms(m, 'visible_score_p50_ms')} / {_ms(m, 'visible_score_p99_ms')} | "
-                         f"{_ms(m, 'score_p50_ms')} / {_ms(m, 'score_p99_ms')} | {_ms(m, 'saturation_per_s')} |")
+                         f"{_ms(m, 'score_p50_ms')} / {_ms(m, 'score_p99_ms')} | {_ms(m, 'saturation_per_s')} | "
+                         f"{_ms(m, 'cpu_us_per_tx')} |")
         lines.append("")
     if "redis_cpu" in r:
         c = r["redis_cpu"]
