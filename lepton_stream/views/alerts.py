@@ -56,6 +56,25 @@ def alerts_table(alerts: Iterable[dict], title: str) -> Table:
     return table
 
 
+class FirstSightings:
+    """Which alerts a reader has not shown yet, by tx_id: with at-least-once outputs a
+    restarted job writes the alerts since its last checkpoint again (docs/design.md).
+    Remembers the latest `capacity` tx_ids, far more than one replay writes."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._seen: dict[str, None] = {}
+        self._capacity = capacity
+
+    def first(self, alert: dict) -> bool:
+        tx = str(alert.get("tx_id"))
+        if tx in self._seen:
+            return False
+        self._seen[tx] = None
+        if len(self._seen) > self._capacity:
+            del self._seen[next(iter(self._seen))]  # the oldest: dicts keep insertion order
+        return True
+
+
 def tail(s: Settings, flt: AlertFilter, *, rows: int = 20, from_beginning: bool = False, limit: int | None = None,
          timeout_s: float | None = None, json_lines: bool = False) -> int:
     """Follow `risk-alerts` until Ctrl-C, `limit` matching alerts or `timeout_s`; returns how many matched.
@@ -66,6 +85,7 @@ def tail(s: Settings, flt: AlertFilter, *, rows: int = 20, from_beginning: bool 
     out = console()
     shown: deque[dict] = deque(maxlen=rows)
     seen: Counter[str] = Counter()
+    firsts = FirstSightings()
     matched = 0
     t0 = time.monotonic()
     title = (f"risk alerts ({s.topics.risk_alerts}, read_committed)"
@@ -80,7 +100,7 @@ def tail(s: Settings, flt: AlertFilter, *, rows: int = 20, from_beginning: bool 
     with Live(render(), console=out, refresh_per_second=4, transient=False, auto_refresh=out.is_terminal) as live:
         try:
             for msg in follow(s.kafka_bootstrap, s.topics.risk_alerts, from_beginning):
-                if msg is not None and (alert := as_json(msg.value())) is not None:
+                if msg is not None and (alert := as_json(msg.value())) is not None and firsts.first(alert):
                     seen[str(alert.get("severity"))] += 1
                     if flt.matches(alert):
                         shown.append(alert)
@@ -97,10 +117,11 @@ def tail(s: Settings, flt: AlertFilter, *, rows: int = 20, from_beginning: bool 
 
 def _tail_json(s: Settings, flt: AlertFilter, from_beginning: bool, limit: int | None,
                timeout_s: float | None) -> int:
-    matched, t0 = 0, time.monotonic()
+    matched, t0, firsts = 0, time.monotonic(), FirstSightings()
     try:
         for msg in follow(s.kafka_bootstrap, s.topics.risk_alerts, from_beginning):
-            if msg is not None and (alert := as_json(msg.value())) is not None and flt.matches(alert):
+            if msg is not None and (alert := as_json(msg.value())) is not None and flt.matches(alert) \
+                    and firsts.first(alert):
                 sys.stdout.write(json.dumps(alert, separators=(",", ":")) + "\n")
                 sys.stdout.flush()
                 matched += 1

@@ -4,8 +4,11 @@ ports under a temporary home, and stop them by PID afterwards."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -152,3 +155,41 @@ def assert_exactly_once(s: Settings, events: list[dict]) -> list[dict]:
     assert over - ruled <= set(alerts) and set(alerts) - over <= ruled, (over ^ set(alerts)) - ruled
     assert not alerts or max(alerts.values()) == 1
     return scores
+
+
+def run_killed_mid_stream_then_restarted(s: Settings, events: list[dict], tmp_path: Path) -> None:
+    """Scores `events` (4,000 or so) with the job SIGKILLed mid-stream, while the stream
+    still arrives, then restarted from its last checkpoint, until every tx_id has a score."""
+    from lepton_stream.kafka.clients import producer
+    from lepton_stream.stack.job_process import start_job, stop_job
+    from lepton_stream.stack.processes import last_line
+
+    topics = s.topics
+    p = producer(s.kafka_bootstrap)
+    publish(p, topics.transactions, events[:2000])
+    job = start_job(s, "group", tmp_path / "job1.log")
+    try:
+        deadline = time.monotonic() + 180
+        while len(read_json(s.kafka_bootstrap, topics.scores)) < 500:  # committed output exists: mid-stream
+            assert job.poll() is None, last_line(tmp_path / "job1.log")
+            assert time.monotonic() < deadline, "no scores from the first run"
+        # Kill while it works through a stream still arriving (checkpoints every second).
+        killer = threading.Timer(1.2, os.killpg, (job.pid, signal.SIGKILL))  # JVM and Python workers, no goodbye
+        killer.start()
+        publish(p, topics.transactions, events[2000:3000], rate=500)
+        killer.join()
+        job.wait(timeout=30)
+    finally:
+        stop_job(job)
+    first_run = len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)})
+    assert first_run < 3000, "the first run should not have finished everything before the kill"
+
+    publish(p, topics.transactions, events[3000:])
+    job = start_job(s, "group", tmp_path / "job2.log")
+    try:
+        deadline = time.monotonic() + 240
+        while len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)}) < len(events):
+            assert job.poll() is None, last_line(tmp_path / "job2.log")
+            assert time.monotonic() < deadline, "not every event scored after the restart"
+    finally:
+        stop_job(job)

@@ -3,10 +3,6 @@ transaction still has exactly one score (read_committed) computed from features 
 counted nothing twice."""
 
 import json
-import os
-import signal
-import threading
-import time
 import uuid
 
 import numpy as np
@@ -16,12 +12,9 @@ import pytest
 from lepton_stream.feature_store.redis_windows import RedisWindowStore
 from lepton_stream.features.offline import offline_aggregates
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import producer
 from lepton_stream.schemas import parse_transaction
-from lepton_stream.stack.job_process import start_job, stop_job
-from lepton_stream.stack.processes import last_line
 from producers.simple import SimpleGenerator
-from tests.integration.conftest import assert_exactly_once, publish, read_json
+from tests.integration.conftest import assert_exactly_once, run_killed_mid_stream_then_restarted
 
 pytestmark = pytest.mark.integration
 
@@ -39,34 +32,7 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack_fi
     wait_topics_ready(s.kafka_bootstrap, topics.all())
     events = [ev.event for ev in SimpleGenerator(cards=40, seed=8, id_prefix=run).stream(4000, 1_700_000_000_000,
                                                                                          500.0)]
-    p = producer(s.kafka_bootstrap)
-    publish(p, topics.transactions, events[:2000])
-    job = start_job(s, "group", tmp_path / "job1.log")
-    try:
-        deadline = time.monotonic() + 180
-        while len(read_json(s.kafka_bootstrap, topics.scores)) < 500:  # committed output exists: mid-stream
-            assert job.poll() is None, last_line(tmp_path / "job1.log")
-            assert time.monotonic() < deadline, "no scores from the first run"
-        # Kill while it works through a stream still arriving (checkpoints every second).
-        killer = threading.Timer(1.2, os.killpg, (job.pid, signal.SIGKILL))  # JVM and Python workers, no goodbye
-        killer.start()
-        publish(p, topics.transactions, events[2000:3000], rate=500)
-        killer.join()
-        job.wait(timeout=30)
-    finally:
-        stop_job(job)
-    first_run = len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)})
-    assert first_run < 3000, "the first run should not have finished everything before the kill"
-
-    publish(p, topics.transactions, events[3000:])
-    job = start_job(s, "group", tmp_path / "job2.log")
-    try:
-        deadline = time.monotonic() + 240
-        while len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)}) < len(events):
-            assert job.poll() is None, last_line(tmp_path / "job2.log")
-            assert time.monotonic() < deadline, "not every event scored after the restart"
-    finally:
-        stop_job(job)
+    run_killed_mid_stream_then_restarted(s, events, tmp_path)
 
     assert_exactly_once(s, events)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lepton_stream.bench.run import RESULTS, mark_default
+from lepton_stream.bench.run import RESULTS, mark_default, rounds_won
 from lepton_stream.config import Settings
 
 
@@ -29,11 +29,21 @@ def test_the_checkpoint_interval_default_is_the_benchmarks_choice():
 
 
 def test_the_buffer_timeout_default_is_the_benchmarks_choice():
-    """Among the defaults and the variants that change only the network buffer timeout,
-    the default has the lowest median visible-alert p99 at 5,000/s (alert_knobs)."""
+    """Against each variant that changes only the network buffer timeout, the defaults had
+    the lower visible-alert p99 at 5,000/s in most rounds of alert_knobs."""
     knobs = json.loads((RESULTS / "pipeline.json").read_text())["alert_knobs"]
-    default = Settings().job.buffer_timeout_ms
-    p99 = {default if not k["changes"] else k["changes"]["buffer_timeout_ms"]: k["median"]["visible_alert_p99_ms"]
-           for k in knobs if set(k["changes"]) <= {"buffer_timeout_ms"}}
-    assert len(p99) >= 2, "alert_knobs compares no other buffer timeout"
-    assert min(p99, key=p99.__getitem__) == default
+    others = [k["variant"] for k in knobs if k["changes"] and set(k["changes"]) == {"buffer_timeout_ms"}]
+    assert others, "alert_knobs compares no other buffer timeout"
+    for variant in others:
+        won, rounds = rounds_won(knobs, variant)
+        assert rounds >= 2 and won * 2 > rounds, (variant, won, rounds)
+
+
+def test_rounds_are_paired_within_a_round():
+    def run(rnd: int, p99: float) -> dict:
+        return {"round": rnd, "visible_alert_p99_ms": p99}
+
+    knobs = [{"variant": "defaults", "runs": [run(0, 100.0), run(1, 900.0), run(2, 300.0)]},
+             {"variant": "other", "runs": [run(0, 200.0), run(2, 400.0)]}]
+    # Round 1 has no pair; medians would favour neither, the pairs favour the defaults.
+    assert rounds_won(knobs, "other") == (2, 2)

@@ -1,6 +1,6 @@
 """The on-call views' pure parts: alert filters and the pipeline summary."""
 
-from lepton_stream.views.alerts import AlertFilter, alerts_table
+from lepton_stream.views.alerts import AlertFilter, FirstSightings, alerts_table
 from lepton_stream.views.status import summarise
 
 
@@ -28,3 +28,10 @@ def test_summary_keeps_each_tasks_latest_record_and_adds_them_up():
     assert s.events_per_s == 200 + 100 and s.alerts_per_min == 120
     assert s.p99_ms == 200.0 and s.lag == {"transactions/0": 4, "transactions/1": 7}
     assert summarise([]).p99_ms is None
+
+
+def test_tail_shows_an_alert_written_again_by_a_replay_once():
+    firsts = FirstSightings(capacity=2)
+    shown = [firsts.first({"tx_id": t}) for t in ("a", "b", "a", "c", "b", "a")]
+    # "a" repeats at once; after "c", "a" is the oldest of three and forgotten, "b" is not.
+    assert shown == [True, True, False, True, False, True]
