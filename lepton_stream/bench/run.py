@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,10 +280,9 @@ def alert_knobs(s, opts: BenchOptions, say=print, result: dict | None = None) ->
     out = []
     for name, changes in variants.items():
         rs = runs[name]
-        med = {k: _median([r[k] for r in rs]) for k in ("visible_alert_p50_ms", "visible_alert_p99_ms",
-                                                         "visible_score_p50_ms", "visible_score_p99_ms",
-                                                         "score_p50_ms", "score_p99_ms", "saturation_per_s",
-                                                         "cpu_us_per_tx")}
+        med = {k: statistics.median(xs) if (xs := [r[k] for r in rs if r[k] is not None]) else None
+               for k in ("visible_alert_p50_ms", "visible_alert_p99_ms", "visible_score_p50_ms",
+                         "visible_score_p99_ms", "score_p50_ms", "score_p99_ms", "saturation_per_s", "cpu_us_per_tx")}
         out.append({"variant": name, "changes": changes, "rate_per_s": 5_000,
                     "duration_s": opts.alert_duration_s, "warmup_s": opts.alert_warmup_s,
                     "median": med, "runs": rs})
@@ -291,21 +291,12 @@ def alert_knobs(s, opts: BenchOptions, say=print, result: dict | None = None) ->
 
 def rounds_won(knobs: list[dict], variant: str, key: str = "visible_alert_p99_ms") -> tuple[int, int]:
     """In how many rounds of `alert_knobs` the defaults had a lower `key` than `variant`,
-    of the rounds both ran in. Runs of one round are minutes apart, rounds are further:
-    the store and the broker fill as the bench goes on, so later runs are slower, and
-    pairs within a round are what to compare, not medians over rounds."""
+    of the rounds both ran in. Later rounds ran slower (on a store and a broker that every
+    run adds to), so pairs within a round are what to compare, not medians over rounds."""
     by = {k["variant"]: {r.get("round", i): r[key] for i, r in enumerate(k["runs"]) if r.get(key) is not None}
           for k in knobs}
     both = sorted(set(by["defaults"]) & set(by[variant]))
     return sum(1 for i in both if by["defaults"][i] < by[variant][i]), len(both)
-
-
-def _median(xs: list) -> float | None:
-    xs = sorted(x for x in xs if x is not None)
-    if not xs:
-        return None
-    mid = len(xs) // 2
-    return float(xs[mid]) if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
 def _ms(x: dict, key: str) -> str:
