@@ -212,11 +212,19 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from producers.load import LoadOptions, run_load
 
     s = _settings(args)
+    if args.id_prefix:
+        from lepton_stream.schemas.transaction import InvalidEvent, check_id
+
+        # Every event would go to the DLQ: refused before anything is sent.
+        bad = check_id("card_id", f"{args.id_prefix}card_000000000000")
+        if isinstance(bad, InvalidEvent):
+            raise SystemExit(f"--id-prefix {args.id_prefix!r} makes ids the job refuses: {bad.detail}")
     start_exporter(s, "producer", s.oncall.producer_metrics_port)  # Prometheus, while it runs
     opts = LoadOptions(rate=args.rate, duration_s=args.duration, replay=args.replay, speedup=args.speedup,
                        days=args.days, cards=args.cards, hot_cards=args.hot_cards, hot_share=args.hot_share,
                        fraud_share=args.fraud_share, malformed_share=args.malformed_share, labels=args.labels,
-                       label_delay_days=args.label_delay_days, label_share=args.label_share, seed=args.seed)
+                       label_delay_days=args.label_delay_days, label_share=args.label_share, seed=args.seed,
+                       id_prefix=args.id_prefix)
     total = int(args.rate * args.duration) if not args.replay and args.rate > 0 else None
     with Progress(TextColumn("[bold]producing"), BarColumn(), TextColumn("{task.fields[stats]}"),
                   TimeElapsedColumn(), disable=args.json or args.quiet, transient=False) as bar:
@@ -465,6 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label-delay-days", type=float, default=7.0)
     p.add_argument("--label-share", type=float, default=1.0, help="share of frauds that get confirmed")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--id-prefix", default="", metavar="TEXT",
+                   help="put before every card, customer and terminal id: cards new to the store, so that a "
+                        "repeated load test does not add to the windows of the last one's cards")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_produce)

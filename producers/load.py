@@ -44,6 +44,10 @@ class LoadOptions:
     label_share: float = 1.0
     seed: int = 0
     run_id: str = ""
+    # Put before every card, customer and terminal id: a world of cards new to the store.
+    # Without it, load tests against one store all land on the same simulated cards, and
+    # each test's windows hold every earlier test's events (ever more alerts, bigger state).
+    id_prefix: str = ""
 
 
 @dataclass
@@ -110,8 +114,11 @@ def build_pool(opts: LoadOptions, max_events: int) -> EventPool:
                         legit.sample(n - n_fraud, replace=len(legit) < n - n_fraud, random_state=opts.seed)])
         tx = tx.sample(frac=1.0, random_state=opts.seed)
     tx = tx.head(max_events).reset_index(drop=True)
+    if opts.id_prefix:
+        for col in ("card_id", "customer_id", "terminal_id"):
+            tx[col] = opts.id_prefix + tx[col].astype(str)
     if opts.hot_cards > 0 and opts.hot_share > 0:
-        hot = [f"card_hot{i:08d}" for i in range(opts.hot_cards)]
+        hot = [f"{opts.id_prefix}card_hot{i:08d}" for i in range(opts.hot_cards)]
         pick = rng.random(len(tx)) < opts.hot_share
         tx.loc[pick, "card_id"] = rng.choice(hot, int(pick.sum()))
     cols = [c for c in TX_COLUMNS if c not in ("tx_id", "ts")]

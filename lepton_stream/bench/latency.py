@@ -123,7 +123,8 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
             if tailer is not None:
                 tailer.rows.clear()
             report = run_load(s.kafka_bootstrap, s.topics.transactions,
-                              LoadOptions(rate=rate, duration_s=duration_s, run_id=run, cards=20_000))
+                              LoadOptions(rate=rate, duration_s=duration_s, run_id=run, cards=20_000,
+                                          id_prefix=f"{run}_"))
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 n = sum(1 for t, r, _ in reader.rows if t == s.topics.scores and r["tx_id"].startswith(run))

@@ -124,3 +124,15 @@ def test_load_pool_malformed_events_are_rejected_for_their_reason():
     hot = sum(key.startswith(b"card_hot") for key in pool.keys) / len(pool.keys)
     assert hot == pytest.approx(0.5, abs=0.03)
     assert pool.frame["is_fraud"].mean() == pytest.approx(0.2, abs=0.01)
+
+
+def test_load_pool_id_prefix_makes_every_card_customer_and_terminal_new():
+    plain = build_pool(LoadOptions(cards=200, days=1, hot_cards=2, hot_share=0.3), 2000)
+    fresh = build_pool(LoadOptions(cards=200, days=1, hot_cards=2, hot_share=0.3, id_prefix="run7_"), 2000)
+    assert all(key.startswith(b"run7_") for key in fresh.keys)
+    assert [key.removeprefix(b"run7_") for key in fresh.keys] == plain.keys  # the same world, renamed
+    for k in range(0, len(fresh.bodies), 97):
+        tx = parse_transaction(b'{"tx_id":"t-%d","ts":%d%s' % (k, 1_700_000_000_000, fresh.bodies[k]))
+        assert isinstance(tx, Transaction)
+        assert tx.card_id.startswith("run7_") and tx.customer_id.startswith("run7_")
+        assert tx.terminal_id.startswith("run7_") and not tx.merchant_id.startswith("run7_")
