@@ -344,6 +344,7 @@ class Settings:
         for old, new in _RENAMED.items():
             if old in env:  # silently ignored, it would leave the default in its place
                 raise SettingsError(f"{old} was renamed {new}: set {new}={env[old]} instead")
+        _warn_unknown(env)
         whole, parts = _changes(overrides)
         built: dict[str, Any] = {}
         for section, kind in sections().items():
@@ -377,6 +378,27 @@ def sections() -> dict[str, type]:
 
 # Variables that were settings once, and what replaced them.
 _RENAMED = {"LEPTON_CLAIM_SHARDS": "LEPTON_HASH_SHARDS"}
+# Ours, but not settings: read where they are used.
+_NOT_SETTINGS = frozenset({"LEPTON_LOG_FILE"})
+_warned: set[str] = set()
+
+
+def _warn_unknown(env: dict[str, str]) -> None:
+    """A LEPTON_ variable that is no setting (a typo, a name from another version) would
+    leave the default in place without a word: say so, once per process and name, with
+    the nearest settings' names. A warning, not a refusal: other tools may share the prefix."""
+    import difflib
+    import logging
+
+    known = {env_name(section, f.name) for section, kind in sections().items() for f in fields(kind)}
+    for name in sorted(env):
+        if (name.startswith("LEPTON_") and name not in known and name not in _NOT_SETTINGS
+                and name not in _RENAMED and name not in _warned):
+            _warned.add(name)
+            near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+            logging.getLogger("lepton.config").warning(
+                "%s is not a setting and is ignored%s (docs/configuration.md)", name,
+                f"; did you mean {' or '.join(near)}?" if near else "")
 
 
 def env_name(section: str, name: str) -> str:

@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,16 @@ def test_the_network_buffer_timeout_reaches_the_job_and_refuses_what_flink_would
     for bad in ("-1", "60001"):
         with pytest.raises(SettingsError, match="LEPTON_BUFFER_TIMEOUT_MS"):
             Settings.from_env({"LEPTON_BUFFER_TIMEOUT_MS": bad})
+
+
+def test_a_lepton_variable_that_is_no_setting_is_named_with_the_nearest_settings(caplog):
+    from lepton_stream import config
+
+    config._warned.discard("LEPTON_PARALELLISM")
+    with caplog.at_level(logging.WARNING, logger="lepton.config"):
+        s = Settings.from_env({"LEPTON_PARALELLISM": "4", "LEPTON_LOG_FILE": "job.log"})
+        Settings.from_env({"LEPTON_PARALELLISM": "4"})  # said once per process
+    assert s.job.parallelism == Settings().job.parallelism  # ignored, as it says
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1, said
+    assert "LEPTON_PARALELLISM is not a setting" in said[0] and "did you mean LEPTON_PARALLELISM" in said[0]
