@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -119,12 +120,29 @@ def stop(pid: int, timeout_s: float = 20.0) -> None:
             time.sleep(0.1)
 
 
+# A Java stack trace's frames ("\tat ...", "\t... 12 more") say nothing about why a
+# process died, and a JVM beside a Python process (PyFlink's) may still log after
+# Python's own traceback: that traceback's exception line, or failing one the last
+# line that is no frame, is what a person needs to read first.
+_FRAME = re.compile(r"^\s+(at |\.\.\. \d+ more)|^\s*$")
+
+
 def last_line(path: Path) -> str:
+    """Why the process that wrote this log ended, in one line: its last Python
+    exception (with a Java root cause if it is one from Py4J), else the log's last
+    line that is not a stack frame."""
     try:
-        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+        lines = path.read_text(errors="replace").splitlines()[-2000:]
     except OSError:
         return ""
-    return lines[-1][:300] if lines else ""
+    tb = max((i for i, ln in enumerate(lines) if ln.startswith("Traceback (most recent call last):")), default=None)
+    if tb is not None:
+        rest = [ln for ln in lines[tb + 1:] if not ln.startswith(" ")]  # past its "  File" frames
+        if rest:
+            java = [ln for ln in rest[1:] if ln.startswith("Caused by:") or ln.startswith(": ")]
+            return (rest[0].strip() + (f" ({java[-1].lstrip(': ')})" if java else ""))[:500]
+    telling = [ln for ln in lines if not _FRAME.match(ln)]
+    return telling[-1].strip()[:300] if telling else ""
 
 
 def wait_ready(part: str, proc: subprocess.Popen, log_path: Path, check: Callable[[], bool],
