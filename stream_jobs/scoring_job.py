@@ -260,7 +260,14 @@ def main(argv: list[str] | None = None) -> int:
                                                      "parallelism": s.job.parallelism,
                                                      "group": s.job.consumer_group,
                                                      "guarantee": s.job.delivery_guarantee})
-    t_env.execute_sql(INSERT).wait()
+    try:
+        t_env.execute_sql(INSERT).wait()
+    except Exception as exc:  # the job failed for good (restarts gave up, or it could not start)
+        from lepton_stream.stack.processes import root_cause
+
+        logs.get("lepton.job").error("job failed", extra={"cause": root_cause(str(exc)),
+                                                           "flink_log": os.environ.get("FLINK_LOG_DIR")})
+        raise
     return 0
 
 

@@ -13,6 +13,7 @@ import atexit
 import os
 
 from lepton_stream.config import Settings
+from lepton_stream.stack import flink_logs
 from lepton_stream.stack.flink_patch import flink_home, lib_with_patch
 from lepton_stream.stack.processes import StackError
 
@@ -46,6 +47,7 @@ def prepare_local_job(s: Settings) -> dict[str, str] | None:
     except StackError as exc:
         raise SystemExit(str(exc)) from None
     os.environ["FLINK_HOME"] = str(flink_home())
+    flink_logs.prepare(s)
     if os.environ.get("_python_worker_execution_mode") == "loopback":
         _loopback_worker_pool()
     return bind_options(s)

@@ -127,6 +127,14 @@ def stop(pid: int, timeout_s: float = 20.0) -> None:
 _FRAME = re.compile(r"^\s+(at |\.\.\. \d+ more)|^\s*$")
 
 
+def root_cause(text: str) -> str:
+    """A Java exception's innermost cause from its printed trace (a Py4J error's
+    text), else the text's first line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    causes = [ln.removeprefix("Caused by:").strip() for ln in lines if ln.startswith("Caused by:")]
+    return (causes[-1] if causes else lines[0] if lines else "")[:500]
+
+
 def last_line(path: Path) -> str:
     """Why the process that wrote this log ended, in one line: its last Python
     exception (with a Java root cause if it is one from Py4J), else the log's last

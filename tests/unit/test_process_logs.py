@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lepton_stream.stack.processes import last_line
+from lepton_stream.stack.processes import last_line, root_cause
 
 PY4J = """\
 Traceback (most recent call last):
@@ -44,3 +44,9 @@ def test_a_python_traceback_wins_over_what_its_jvm_logged_after_it(tmp_path: Pat
                    "    main()\nSystemExit: the job's REST port 8081 is taken\n"
                    "java.lang.InterruptedException\n\tat java.base/java.lang.Thread.run(Thread.java:840)\n")
     assert last_line(log) == "SystemExit: the job's REST port 8081 is taken"
+
+
+def test_root_cause_is_the_innermost_caused_by() -> None:
+    assert root_cause(PY4J.split("Traceback", 1)[1]) == ("java.io.FileNotFoundException: /tmp/savepoints/x/_metadata "
+                                                         "(No such file or directory)")
+    assert root_cause("\nTableException: no sink\n\tat x.y(Z.java:1)\n") == "TableException: no sink"
