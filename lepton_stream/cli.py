@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from lepton_stream import logs
 from lepton_stream.config import Settings, SettingsError
@@ -238,6 +239,46 @@ def cmd_produce(args: argparse.Namespace) -> int:
         report = run_load(s.kafka_bootstrap, s.topics.transactions, opts, s.topics.fraud_labels, progress=show)
     print(report.to_json() if args.json else report.human())
     return 0 if report.errors == 0 and not report.fell_behind else 2
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    from lepton_stream.kafka.clients import producer
+    from lepton_stream.pipeline.stages import input_limits
+    from producers.file import PublishReport, kafka_sender, publish, read_lines
+
+    s = _settings(args)
+    topic = s.topics.fraud_labels if args.labels else s.topics.transactions
+    for path in args.files:
+        if path != "-" and not Path(path).is_file():
+            print(f"lepton-stream publish: {path}: no such file", file=sys.stderr)
+            return 2
+    report = PublishReport("labels" if args.labels else "transactions", topic, checked_only=args.check)
+    p = None
+    if not args.check:
+        # A broker that never answers fails each record after 30 s rather than librdkafka's 5 minutes.
+        # log_level 0: a broker away is said once, below, not by librdkafka every 50 ms.
+        extra: dict[str, Any] = {"message.timeout.ms": 30_000, "linger.ms": 20, "log_level": 0}
+        p = producer(s.kafka_bootstrap, **extra)
+        md = p.list_topics(topic, timeout=10)  # unreachable: KafkaException, one line from main()
+        if md.topics[topic].error is not None:
+            print(f"lepton-stream publish: topic {topic} on {s.kafka_bootstrap}: {md.topics[topic].error.str()} "
+                  "(`lepton-stream up` creates the topics)", file=sys.stderr)
+            return 1
+    send, flush = kafka_sender(p, topic) if p is not None else (lambda *_: None, lambda _t: 0)
+    with Progress(TextColumn("[bold]publishing"), TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                  disable=args.json or args.quiet or args.check, transient=False) as bar:
+        task = bar.add_task("publish", stats="")
+
+        def show(r: PublishReport) -> None:
+            bar.update(task, stats=f"sent {r.sent:,}  acked {r.delivered:,}  invalid {r.invalid:,}")
+
+        publish(read_lines(args.files), send, flush, report, labels=args.labels, limits=input_limits(s),
+                send_invalid=args.send_invalid, check_only=args.check, rate=args.rate, progress=show)
+        show(report)
+    print(report.to_json() if args.json else report.human())
+    return 0 if report.ok else 1
 
 
 def cmd_train(train_args: list[str]) -> int:
@@ -479,6 +520,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_produce)
+    p = sub.add_parser("publish", help="publish your own transactions (or fraud labels), JSON lines from files or "
+                                       "stdin, each checked by the job's parser first")
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSON lines, one event each ('-': stdin)")
+    p.add_argument("--labels", action="store_true", help="the lines are fraud labels (to fraud-labels)")
+    p.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as the broker takes them)")
+    p.add_argument("--check", action="store_true", help="only check the lines; send nothing")
+    p.add_argument("--send-invalid", action="store_true",
+                   help="send the lines the job would reject too (they go to the DLQ with their reason)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(fn=cmd_publish)
     p = sub.add_parser("train", help="train + evaluate the fraud and credit models (torch), export ONNX",
                        add_help=False)
     p.add_argument("train_args", nargs="*", help="see `lepton-stream train --help`")

@@ -30,6 +30,11 @@ from lepton_stream.scoring.base import Scorer, Scores
 T = TypeVar("T")
 
 
+def input_limits(s: Settings) -> Limits:
+    """What the parser accepts, from the settings: the job's and `lepton-stream publish`'s."""
+    return Limits(s.limits.max_amount, s.limits.max_abs_coordinate, s.limits.max_future_ms)
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -122,7 +127,7 @@ class ParseStage:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.limits = Limits(s.limits.max_amount, s.limits.max_abs_coordinate, s.limits.max_future_ms)
+        self.limits = input_limits(s)
 
     def __call__(self, batch: Batch) -> Batch:
         now = _now_ms()

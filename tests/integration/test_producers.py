@@ -51,3 +51,37 @@ def test_replay_publishes_labels_after_their_delay(stack):
     for lab in labels:
         assert lab["labelled_at"] - txs[lab["tx_id"]]["ts"] == DAY_MS // 2
         assert lab["card_id"] == txs[lab["tx_id"]]["card_id"]
+
+
+def test_publish_sends_a_files_valid_lines_keyed_by_card_and_reports_the_rest(stack, tmp_path):
+    """`lepton-stream publish FILE`, as a user runs it, against the real broker."""
+    import os
+    import subprocess
+    import sys
+
+    from lepton_stream.config import REPO_ROOT
+    from producers.malformed import malformed
+    from producers.simple import SimpleGenerator
+
+    (topic,) = _topics(stack, "publish")
+    s = stack.replace(topics=stack.topics.__class__(transactions=topic))
+    good = [ev.event for ev in SimpleGenerator(cards=20, seed=4, id_prefix="pub").stream(300, 1_700_000_000_000)]
+    bad = [malformed("card_number", good[0] | {"tx_id": "pub-bad-1"}), b"{truncated"]
+    f = tmp_path / "mine.jsonl"
+    f.write_bytes(b"\n".join([json.dumps(e).encode() for e in good[:150]] + bad
+                             + [json.dumps(e).encode() for e in good[150:]]) + b"\n")
+    cmd = [sys.executable, "-m", "lepton_stream.cli", "publish", str(f), "--json"]
+    done = subprocess.run(cmd, env={**os.environ, **s.to_env()}, cwd=REPO_ROOT, capture_output=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-2000:]  # two lines the job would reject: not OK
+    report = json.loads(done.stdout)
+    assert (report["lines"], report["sent"], report["delivered"], report["invalid"]) == (302, 300, 300, 2)
+    assert report["invalid_by_reason"] == {"card_number_not_token": 1, "invalid_json": 1}
+    assert report["invalid_samples"][0].startswith(f"{f}:151: card_number_not_token")
+    assert b"4111111111111111" not in done.stdout + done.stderr
+    msgs = read_topic(stack.kafka_bootstrap, topic)
+    assert sorted(m.value() for m in msgs) == sorted(json.dumps(e).encode() for e in good)
+    assert all(m.key() == json.loads(m.value())["card_id"].encode() for m in msgs)
+    # Fixed, the file goes again: every line accepted, exit 0 (the job drops what it saw already).
+    f.write_bytes(b"\n".join(json.dumps(e).encode() for e in good))
+    again = subprocess.run(cmd, env={**os.environ, **s.to_env()}, cwd=REPO_ROOT, capture_output=True, timeout=120)
+    assert again.returncode == 0 and json.loads(again.stdout)["ok"] is True
