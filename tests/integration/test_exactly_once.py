@@ -47,3 +47,70 @@ def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack_fi
         at = int(df["ts_ms"].iat[i])
         counted = store.describe(card_id=df["card_id"].iat[i], at_ms=at)["card"]["windows"]["30d"].get("c", 0)
         assert counted == clean.card_count[i, 2]
+
+
+def test_the_broker_sigkilled_mid_stream_and_restarted_loses_nothing(stack, tmp_path):
+    """The broker is the other part a paced stream runs through: SIGKILL it while the job
+    scores, start it again from its data, and every transaction still has exactly one
+    score (the job and the publisher wait for it; nothing is restarted by hand but it)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from lepton_stream.kafka.clients import producer
+    from lepton_stream.stack import manager
+    from lepton_stream.stack.job_process import start_job, stop_job
+    from lepton_stream.stack.processes import last_line
+    from tests.integration.conftest import publish, read_json
+
+    run = uuid.uuid4().hex[:6]
+    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
+                                    dlq=f"dlq-{run}", fraud_labels=f"labels-{run}")
+    s = stack.replace(topics=topics, consumer_group=f"bk-{run}", checkpoint_interval_ms=1000,
+                      transaction_timeout_ms=30_000)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    events = [ev.event for ev in SimpleGenerator(cards=40, seed=9, id_prefix=run).stream(2000, 1_700_000_000_000,
+                                                                                         500.0)]
+    scored = lambda: len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)})  # noqa: E731
+    p = producer(s.kafka_bootstrap)
+    publish(p, topics.transactions, events[:500])
+    log = tmp_path / "job.log"
+    job = start_job(s, "group", log)
+    try:
+        deadline = time.monotonic() + 180
+        while scored() < 300:
+            assert job.poll() is None, last_line(log)
+            assert time.monotonic() < deadline, "no scores before the kill"
+        # The stream goes on arriving: the publisher's client buffers while the broker is away.
+        unsent: list[int] = []
+
+        def send_paced() -> None:
+            q = producer(s.kafka_bootstrap)
+            for i, e in enumerate(events[500:1500]):
+                q.produce(topics.transactions, key=e["card_id"].encode(), value=json.dumps(e).encode())
+                q.poll(0)
+                time.sleep(max(0.0, 0.005 * (i + 1) - (time.monotonic() - t0)))
+            unsent.append(q.flush(180))
+
+        t0 = time.monotonic()
+        sender = threading.Thread(target=send_paced)
+        sender.start()
+        time.sleep(1.5)
+        (broker,) = [part.pid for part in manager.status(stack) if part.name == "kafka"]
+        assert broker is not None
+        os.kill(broker, signal.SIGKILL)
+        time.sleep(2)
+        assert manager.up(stack, only=["kafka"]) == ["kafka"]
+        sender.join(timeout=240)
+        assert unsent == [0], "the publisher's records were not all acknowledged after the broker came back"
+        publish(p, topics.transactions, events[1500:])
+        deadline = time.monotonic() + 240
+        while scored() < len(events):
+            assert job.poll() is None, last_line(log)
+            assert time.monotonic() < deadline, f"{scored()} of {len(events)} scored after the broker came back"
+    finally:
+        stop_job(job)
+        manager.up(stack, only=["kafka"])  # for the tests after this one, whatever happened here
+    assert_exactly_once(s, events)
