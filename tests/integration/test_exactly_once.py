@@ -3,35 +3,49 @@ transaction still has exactly one score (read_committed) computed from features 
 counted nothing twice."""
 
 import json
+import os
+import signal
+import threading
+import time
 import uuid
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from lepton_stream.config import Settings
 from lepton_stream.feature_store.redis_windows import RedisWindowStore
 from lepton_stream.features.offline import offline_aggregates
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
+from lepton_stream.kafka.clients import producer
 from lepton_stream.schemas import parse_transaction
+from lepton_stream.stack import manager
+from lepton_stream.stack.job_process import start_job, stop_job
+from lepton_stream.stack.processes import last_line
 from producers.simple import SimpleGenerator
-from tests.integration.conftest import assert_exactly_once, run_killed_mid_stream_then_restarted
+from tests.integration.conftest import assert_exactly_once, publish, read_json, run_killed_mid_stream_then_restarted
 
 pytestmark = pytest.mark.integration
+
+
+def own_run(stack: Settings, group: str, seed: int, n: int) -> tuple[Settings, list[dict]]:
+    """Topics and a consumer group of this run's own, checkpoints every second, and `n`
+    transactions on cards of its own."""
+    run = uuid.uuid4().hex[:6]
+    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
+                                    dlq=f"dlq-{run}", fraud_labels=f"labels-{run}")
+    s = stack.replace(topics=topics, consumer_group=f"{group}-{run}", checkpoint_interval_ms=1000,
+                      transaction_timeout_ms=30_000)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    return s, [ev.event for ev in SimpleGenerator(cards=40, seed=seed, id_prefix=run).stream(n, 1_700_000_000_000,
+                                                                                             500.0)]
 
 
 # Once on one Redis, once on a Redis Cluster of three masters (LEPTON_REDIS_CLUSTER).
 @pytest.mark.parametrize("stack_fixture", ["stack", "cluster_stack"])
 def test_sigkill_mid_stream_then_restart_scores_each_event_exactly_once(stack_fixture, request, tmp_path):
-    stack = request.getfixturevalue(stack_fixture)
-    run = uuid.uuid4().hex[:6]
-    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
-                                    dlq=f"dlq-{run}", fraud_labels=f"labels-{run}")
-    s = stack.replace(topics=topics, consumer_group=f"eo-{run}", checkpoint_interval_ms=1000,
-                      transaction_timeout_ms=30_000)
-    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
-    wait_topics_ready(s.kafka_bootstrap, topics.all())
-    events = [ev.event for ev in SimpleGenerator(cards=40, seed=8, id_prefix=run).stream(4000, 1_700_000_000_000,
-                                                                                         500.0)]
+    s, events = own_run(request.getfixturevalue(stack_fixture), "eo", 8, 4000)
     run_killed_mid_stream_then_restarted(s, events, tmp_path)
 
     assert_exactly_once(s, events)
@@ -53,26 +67,8 @@ def test_the_broker_sigkilled_mid_stream_and_restarted_loses_nothing(stack, tmp_
     """The broker is the other part a paced stream runs through: SIGKILL it while the job
     scores, start it again from its data, and every transaction still has exactly one
     score (the job and the publisher wait for it; nothing is restarted by hand but it)."""
-    import os
-    import signal
-    import threading
-    import time
-
-    from lepton_stream.kafka.clients import producer
-    from lepton_stream.stack import manager
-    from lepton_stream.stack.job_process import start_job, stop_job
-    from lepton_stream.stack.processes import last_line
-    from tests.integration.conftest import publish, read_json
-
-    run = uuid.uuid4().hex[:6]
-    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
-                                    dlq=f"dlq-{run}", fraud_labels=f"labels-{run}")
-    s = stack.replace(topics=topics, consumer_group=f"bk-{run}", checkpoint_interval_ms=1000,
-                      transaction_timeout_ms=30_000)
-    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
-    wait_topics_ready(s.kafka_bootstrap, topics.all())
-    events = [ev.event for ev in SimpleGenerator(cards=40, seed=9, id_prefix=run).stream(2000, 1_700_000_000_000,
-                                                                                         500.0)]
+    s, events = own_run(stack, "bk", 9, 2000)
+    topics = s.topics
     scored = lambda: len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)})  # noqa: E731
     p = producer(s.kafka_bootstrap)
     publish(p, topics.transactions, events[:500])
