@@ -203,6 +203,10 @@ def world(stack, tmp_path_factory) -> World:
             stop_job(loop)
         stop_job(job)
         stop_monitor(monitor)
+    # The job's own Flink log (lepton_stream/stack/flink_logs.py) is written too.
+    flink_logs = sorted((s.run_dir / "flink-logs").glob(f"{s.job.consumer_group}-*/*.log*"))
+    assert flink_logs, "the job's Flink log was not found"
+    w.logs += flink_logs
     return w
 
 
