@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      "from_savepoint": args.from_savepoint,
                                                      "parallelism": s.job.parallelism,
                                                      "group": s.job.consumer_group,
-                                                     "guarantee": s.job.delivery_guarantee})
+                                                     "guarantee": s.job.delivery_guarantee,
+                                                     "flink_log": os.environ.get("FLINK_LOG_DIR")})
     try:
         t_env.execute_sql(INSERT).wait()
     except Exception as exc:  # the job failed for good (restarts gave up, or it could not start)
