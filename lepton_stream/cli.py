@@ -250,6 +250,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     s = _settings(args)
     topic = s.topics.fraud_labels if args.labels else s.topics.transactions
+    if not args.rate >= 0:
+        print(f"lepton-stream publish: --rate {args.rate}: must be 0 (as fast as possible) or more", file=sys.stderr)
+        return 2
     for path in args.files:
         if path != "-" and not Path(path).is_file():
             print(f"lepton-stream publish: {path}: no such file", file=sys.stderr)
