@@ -328,7 +328,7 @@ def _run_rescaled(args: argparse.Namespace) -> int:
     import threading
 
     from lepton_stream.stack.job_process import announce_started, check_parallelism, job_args, stop_with_savepoint
-    from lepton_stream.stack.processes import StackError
+    from lepton_stream.stack.processes import StackError, pid_listening_on, wait_gone
 
     say = functools.partial(print, flush=True)  # each step as it happens, also into a log file
 
@@ -340,7 +340,10 @@ def _run_rescaled(args: argparse.Namespace) -> int:
     s = _settings(args)
     try:
         check_parallelism(s, args.rescale, say)
-        path = stop_with_savepoint(s, None, say)
+        # The old job's process (not a child of this one) is waited for as `rescale_job` waits
+        # for its child: gone, not only its REST port, before this one starts.
+        old = pid_listening_on(s.endpoints.host, s.job.flink_rest_port)
+        path = stop_with_savepoint(s, (lambda t: wait_gone(old, t)) if old else None, say)
     except StackError as exc:
         print(f"lepton-stream run --rescale: {exc}", file=sys.stderr)
         return 1

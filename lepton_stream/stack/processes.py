@@ -83,6 +83,56 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def listening_sockets() -> dict[str, tuple[str, int]]:
+    """Every listening TCP socket on this machine: its inode -> (address, port), from
+    the LISTEN rows of /proc/net/tcp and tcp6."""
+    by_inode = {}
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            cols = row.split()
+            if cols[3] != "0A":  # TCP_LISTEN
+                continue
+            hex_ip, hex_port = cols[1].split(":")
+            raw = bytes.fromhex(hex_ip)
+            # The kernel prints each 32-bit word in host byte order (little-endian here).
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            ip = socket.inet_ntop(family, raw)
+            by_inode[cols[9]] = (ip.removeprefix("::ffff:"), int(hex_port, 16))  # v4-mapped = that v4 address
+    return by_inode
+
+
+def pid_listening_on(host: str, port: int) -> int | None:
+    """The process listening on host:port (or on every address at `port`), if this
+    user can see it."""
+    inodes = {inode for inode, (ip, p) in listening_sockets().items()
+              if p == port and ip in (host, "0.0.0.0", "::")}
+    for proc in Path("/proc").iterdir() if inodes else ():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fds = list((proc / "fd").iterdir())
+        except OSError:  # another user's, or gone meanwhile
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(fd)
+            except OSError:  # closed meanwhile
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return int(proc.name)
+    return None
+
+
+def wait_gone(pid: int, timeout_s: float) -> bool:
+    """True once `pid` has exited, False if it still runs after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def start(part: str, cmd: list[str], log_path: Path, env: dict[str, str] | None = None,
           cwd: Path | None = None) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)

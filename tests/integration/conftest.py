@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 from collections import Counter
@@ -19,7 +18,7 @@ from confluent_kafka import Producer
 
 from lepton_stream.config import Settings
 from lepton_stream.kafka.clients import read_until_idle
-from lepton_stream.stack import manager
+from lepton_stream.stack import manager, processes
 
 
 def make_settings(home: Path, **overrides) -> Settings:
@@ -66,22 +65,6 @@ def processes_mentioning(text: str) -> list[int]:
 Address = tuple[str, int]
 
 
-def _listening() -> dict[str, Address]:
-    by_inode = {}
-    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
-        for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            cols = row.split()
-            if cols[3] != "0A":  # TCP_LISTEN
-                continue
-            hex_ip, hex_port = cols[1].split(":")
-            raw = bytes.fromhex(hex_ip)
-            # The kernel prints each 32-bit word in host byte order (little-endian here).
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-            ip = socket.inet_ntop(family, raw)
-            by_inode[cols[9]] = (ip.removeprefix("::ffff:"), int(hex_port, 16))  # v4-mapped = that v4 address
-    return by_inode
-
-
 def _descendants(root: int) -> set[int]:
     # By parent links, not processes.group_pids: a child that left the part's process
     # group (setsid) still counts.
@@ -104,7 +87,7 @@ def _descendants(root: int) -> set[int]:
 
 def listening_sockets(root: int) -> dict[int, set[Address]]:
     """Every listening TCP socket of `root` and its descendants, by PID."""
-    table, out = _listening(), {}
+    table, out = processes.listening_sockets(), {}
     for pid in _descendants(root):
         try:
             fds = list(Path(f"/proc/{pid}/fd").iterdir())

@@ -1,4 +1,4 @@
-"""Why a process died, as a stack error names it: the log's last telling line."""
+"""Processes of the stack: why one died, in one line; which one listens on a port."""
 
 from pathlib import Path
 
@@ -50,3 +50,27 @@ def test_root_cause_is_the_innermost_caused_by() -> None:
     assert root_cause(PY4J.split("Traceback", 1)[1]) == ("java.io.FileNotFoundException: /tmp/savepoints/x/_metadata "
                                                          "(No such file or directory)")
     assert root_cause("\nTableException: no sink\n\tat x.y(Z.java:1)\n") == "TableException: no sink"
+
+
+def test_the_process_listening_on_a_port_is_found_and_waited_for() -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from lepton_stream.stack.processes import pid_listening_on, wait_gone
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert pid_listening_on("127.0.0.1", port) == os.getpid()
+        assert pid_listening_on("10.1.2.3", port) is None  # another address's port of that number
+    assert pid_listening_on("127.0.0.1", port) is None
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert not wait_gone(child.pid, 0.3)
+    finally:
+        child.kill()
+        child.wait()
+    assert wait_gone(child.pid, 1.0)
