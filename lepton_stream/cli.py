@@ -340,8 +340,9 @@ def _run_rescaled(args: argparse.Namespace) -> int:
     s = _settings(args)
     try:
         check_parallelism(s, args.rescale, say)
-        # The old job's process (not a child of this one) is waited for as `rescale_job` waits
-        # for its child: gone, not only its REST port, before this one starts.
+        # The old job's JVM (PyFlink's gateway, which runs its MiniCluster and listens on the
+        # REST port; not a child of this process) must be gone, not only its REST port
+        # closed, before this one starts: as `rescale_job` waits for its child to exit.
         old = pid_listening_on(s.endpoints.host, s.job.flink_rest_port)
         path = stop_with_savepoint(s, (lambda t: wait_gone(old, t)) if old else None, say)
     except StackError as exc:
