@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 
 from lepton_stream.config import Settings
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
@@ -67,6 +67,41 @@ def read_until_idle(bootstrap: str, topic: str, idle_s: float = 2.0, **extra: An
         return out
     finally:
         c.close()
+
+
+def read_to_end(bootstrap: str, topic: str, stall_s: float = 10.0, **extra: Any) -> list[Message]:
+    """Every record of `topic` from its start up to its end as it stands now
+    (read_committed unless `extra` says otherwise). Its group is throwaway and never
+    commits."""
+    c = consumer(bootstrap, f"lepton-read-{uuid.uuid4().hex[:8]}", **{"enable.partition.eof": True, **extra})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        return drain(c, [TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts], stall_s)
+    finally:
+        c.close()
+
+
+def drain(c: Consumer, start: Sequence[TopicPartition], stall_s: float = 10.0) -> list[Message]:
+    """Assigns `start` to `c` (made with `enable.partition.eof`) and reads each of those
+    partitions up to its end: for read_committed, the last stable offset, before any
+    transaction still open. A partition is done once it has reached its end (what
+    arrives in it meanwhile is kept too), so that a topic still being written to is
+    read as it stood, not chased. Returns as soon as every partition is done, rather
+    than after a quiet spell as `read_until_idle` does; gives back what it has if
+    `stall_s` pass with nothing at all, not even an end (a broker gone away)."""
+    c.assign(list(start))
+    pending = {tp.partition for tp in start}
+    out: list[Message] = []
+    heard = time.monotonic()
+    while pending and time.monotonic() - heard < stall_s:
+        for m in c.consume(5000, timeout=0.5):
+            heard = time.monotonic()
+            err = m.error()
+            if err is None:
+                out.append(m)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                pending.discard(cast(int, m.partition()))
+    return out
 
 
 def read_ranges(c: Consumer, starts: Mapping[str, int | None], *, batch: int = 2000,

@@ -174,13 +174,13 @@ class ComparisonWindow:
             return
 
 
-def from_kafka(s: Settings, idle_s: float = 1.0) -> Comparison:
+def from_kafka(s: Settings) -> Comparison:
     """The comparison over what `scores` and `fraud-labels` hold now (read_committed)."""
-    from lepton_stream.kafka.clients import read_until_idle
+    from lepton_stream.kafka.clients import read_to_end
 
     window = ComparisonWindow.of(s)
     for topic in (s.topics.scores, s.topics.fraud_labels):  # scores first: a label then finds its event
-        for m in read_until_idle(s.kafka_bootstrap, topic, idle_s):
+        for m in read_to_end(s.kafka_bootstrap, topic):
             window.add_record(topic, s.topics.fraud_labels, m.value())
     return window.comparison()
 

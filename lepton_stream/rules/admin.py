@@ -19,10 +19,10 @@ class RuleRefused(Exception):
 
 def read_rules(s: Settings) -> dict[str, Rule]:
     """The latest valid record of each rule id, as the topic holds it now."""
-    from lepton_stream.kafka.clients import read_until_idle
+    from lepton_stream.kafka.clients import read_to_end
 
     rules: dict[str, Rule] = {}
-    for m in read_until_idle(s.kafka_bootstrap, s.topics.rules, idle_s=1.0):
+    for m in read_to_end(s.kafka_bootstrap, s.topics.rules):
         key, value = (m.key() or b"").decode(errors="replace"), m.value()
         if value is None:
             rules.pop(key, None)

@@ -107,7 +107,7 @@ def render(s: Settings) -> int:
 
     kafka_up = any(p.name == "kafka" and p.healthy for p in parts)
     if kafka_up:
-        records = [r for m in last_records(s.kafka_bootstrap, s.topics.pipeline_metrics, 20, idle_polls=1)
+        records = [r for m in last_records(s.kafka_bootstrap, s.topics.pipeline_metrics, 20)
                    if (r := as_json(m.value())) is not None]
         summary = summarise(records)
         lag_table = Table(title=f"lag per partition (group {s.job.consumer_group})", title_justify="left")

@@ -11,7 +11,7 @@ from typing import Any
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from rich.console import Console
 
-from lepton_stream.kafka.clients import consumer
+from lepton_stream.kafka.clients import consumer, drain
 
 
 def console() -> Console:
@@ -24,27 +24,21 @@ def _viewer(bootstrap: str, **extra: Any) -> Consumer:
     return consumer(bootstrap, f"lepton-view-{uuid.uuid4().hex[:8]}", log_level=0, **extra)
 
 
-def last_records(bootstrap: str, topic: str, per_partition: int, idle_polls: int = 2) -> list[Any]:
+def last_records(bootstrap: str, topic: str, per_partition: int) -> list[Any]:
     """The last `per_partition` committed records of each partition, oldest first."""
-    c = _viewer(bootstrap)
+    c = _viewer(bootstrap, **{"enable.partition.eof": True})
     try:
         md = c.list_topics(topic, timeout=10).topics.get(topic)
         if md is None or md.error is not None:
             return []
-        assign = []
+        start = []
         for p in md.partitions:
             low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
             if high > low:
-                assign.append(TopicPartition(topic, p, max(low, high - per_partition)))
-        if not assign:
+                start.append(TopicPartition(topic, p, max(low, high - per_partition)))
+        if not start:
             return []
-        c.assign(assign)
-        out, idle = [], 0
-        while idle < idle_polls:
-            batch = c.consume(1000, timeout=0.5)
-            idle = 0 if batch else idle + 1
-            out += [m for m in batch if m.error() is None]
-        return sorted(out, key=lambda m: m.timestamp()[1])
+        return sorted(drain(c, start, stall_s=5.0), key=lambda m: m.timestamp()[1])
     finally:
         c.close()
 

@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka import Producer
 
 from lepton_stream.config import Settings
-from lepton_stream.kafka.clients import read_until_idle
+from lepton_stream.kafka.clients import read_to_end
 from lepton_stream.stack import manager, processes
 
 
@@ -26,10 +26,10 @@ def make_settings(home: Path, **overrides) -> Settings:
     return manager.free_port_settings(home, {}, **{"partitions": 2, "checkpoint_interval_ms": 1000, **overrides})
 
 
-def read_topic(bootstrap: str, topic: str, idle_polls: int = 2) -> list:
-    """Every committed message of `topic` from the start (read_committed), until
-    `idle_polls` seconds bring nothing."""
-    return read_until_idle(bootstrap, topic, float(idle_polls))
+def read_topic(bootstrap: str, topic: str) -> list:
+    """Every committed message of `topic` from the start (read_committed), up to its
+    end as it stands now: a test that waits for an output polls for it."""
+    return read_to_end(bootstrap, topic)
 
 
 def read_json(bootstrap: str, topic: str) -> list[dict]:
@@ -156,6 +156,7 @@ def run_killed_mid_stream_then_restarted(s: Settings, events: list[dict], tmp_pa
         while len(read_json(s.kafka_bootstrap, topics.scores)) < 500:  # committed output exists: mid-stream
             assert job.poll() is None, last_line(tmp_path / "job1.log")
             assert time.monotonic() < deadline, "no scores from the first run"
+            time.sleep(0.5)
         # Kill while it works through a stream still arriving (checkpoints every second).
         killer = threading.Timer(1.2, os.killpg, (job.pid, signal.SIGKILL))  # JVM and Python workers, no goodbye
         killer.start()
@@ -174,5 +175,6 @@ def run_killed_mid_stream_then_restarted(s: Settings, events: list[dict], tmp_pa
         while len({x["tx_id"] for x in read_json(s.kafka_bootstrap, topics.scores)}) < len(events):
             assert job.poll() is None, last_line(tmp_path / "job2.log")
             assert time.monotonic() < deadline, "not every event scored after the restart"
+            time.sleep(0.5)
     finally:
         stop_job(job)

@@ -79,6 +79,7 @@ def test_the_broker_sigkilled_mid_stream_and_restarted_loses_nothing(stack, tmp_
         while scored() < 300:
             assert job.poll() is None, last_line(log)
             assert time.monotonic() < deadline, "no scores before the kill"
+            time.sleep(0.5)
         # The stream goes on arriving: the publisher's client buffers while the broker is away.
         unsent: list[int] = []
 
@@ -106,6 +107,7 @@ def test_the_broker_sigkilled_mid_stream_and_restarted_loses_nothing(stack, tmp_
         while scored() < len(events):
             assert job.poll() is None, last_line(log)
             assert time.monotonic() < deadline, f"{scored()} of {len(events)} scored after the broker came back"
+            time.sleep(0.5)
     finally:
         stop_job(job)
         manager.up(stack, only=["kafka"])  # for the tests after this one, whatever happened here

@@ -83,6 +83,7 @@ def _wait_scores(s: Settings, want: set[str], timeout_s: float, procs) -> list[d
         for proc, log in procs:
             assert proc.poll() is None, f"{log.name} exited: {last_line(log)}"
         assert time.monotonic() < deadline, f"{len(want - {x['tx_id'] for x in scores})} valid events not scored"
+        time.sleep(0.5)
         time.sleep(1)
 
 

@@ -1,5 +1,6 @@
 """Each real service on its own: Kafka round trip, Redis feature store, Triton inference."""
 
+import time
 import uuid
 
 import numpy as np
@@ -11,7 +12,7 @@ from lepton_stream.feature_store import RedisWindowStore, TxFacts
 from lepton_stream.feature_store.redis_cluster import redis_client
 from lepton_stream.features import CREDIT_FEATURES, FRAUD_FEATURES, TERMINAL_WINDOWS
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
-from lepton_stream.kafka.clients import consumer, producer
+from lepton_stream.kafka.clients import consumer, producer, read_to_end
 from lepton_stream.scoring.onnx_local import OnnxModel
 from lepton_stream.scoring.triton_client import TritonScorer
 
@@ -44,6 +45,43 @@ def _dump(r: redis.Redis, key: bytes) -> tuple:
     kind = r.type(key)
     readers = {b"hash": r.hgetall, b"zset": lambda k: r.zrange(k, 0, -1, withscores=True), b"string": r.get}
     return kind, readers[kind](key)
+
+
+def test_read_to_end_sees_committed_records_and_stops_before_an_open_transaction(stack):
+    """What every test, `rules list` and the views read a topic with: read_committed
+    up to where the topic stands, ended by each partition's end, not by a quiet spell."""
+    topic = f"toend-{uuid.uuid4().hex[:6]}"
+    create_topics(stack.kafka_bootstrap, [topic], partitions=2)
+    wait_topics_ready(stack.kafka_bootstrap, [topic])
+    tx = producer(stack.kafka_bootstrap, **{"transactional.id": f"t-{topic}"})
+    tx.init_transactions(30)
+
+    def batch(values: list[str], partition: int) -> None:
+        tx.begin_transaction()
+        for v in values:
+            tx.produce(topic, value=v.encode(), partition=partition)
+        tx.flush(30)
+
+    batch(["a0", "a1"], 0)
+    tx.commit_transaction(30)
+    batch(["gone"], 1)
+    tx.abort_transaction(30)
+    batch(["b0"], 1)
+    tx.commit_transaction(30)
+    batch(["open"], 0)  # left open: a read_committed reader stops before it
+    try:
+        t0 = time.monotonic()
+        got = sorted(m.value().decode() for m in read_to_end(stack.kafka_bootstrap, topic, stall_s=30))
+        assert got == ["a0", "a1", "b0"]
+        assert time.monotonic() - t0 < 15, "ended by the stall timeout, not by each partition's end"
+        # An empty topic ends at once too.
+        empty = f"{topic}-empty"
+        create_topics(stack.kafka_bootstrap, [empty], partitions=2)
+        wait_topics_ready(stack.kafka_bootstrap, [empty])
+        assert read_to_end(stack.kafka_bootstrap, empty, stall_s=30) == []
+    finally:
+        tx.abort_transaction(30)
+    assert sorted(m.value().decode() for m in read_to_end(stack.kafka_bootstrap, topic)) == ["a0", "a1", "b0"]
 
 
 def test_redis_update_is_idempotent_by_tx_id(stack):

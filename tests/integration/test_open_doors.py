@@ -129,6 +129,7 @@ def test_the_job_behind_closed_doors_still_scores_every_event(running):
     s, deadline, scores = running.s, time.monotonic() + 180, []
     while len(scores) < running.events and time.monotonic() < deadline:
         scores = read_json(s.kafka_bootstrap, s.topics.scores)
+        time.sleep(0.5)
     assert len({x["tx_id"] for x in scores}) == running.events
 
 

@@ -58,6 +58,7 @@ def test_rescale_1_to_2_and_back_scores_each_event_exactly_once(stack, tmp_path)
         while not done():
             assert proc.poll() is None, f"job exited {proc.returncode}: {last_line(log)}"
             assert time.monotonic() < deadline, f"{what}: not after {timeout_s:.0f} s"
+            time.sleep(0.5)
 
     def paced(part: list[dict]) -> Future:  # 100/s in the background: the stream goes on while we rescale
         return feed.submit(publish, p, topics.transactions, part, 100.0)

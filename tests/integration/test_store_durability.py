@@ -121,6 +121,7 @@ def wait_scored(s: Settings, n: int, job, log, timeout_s: float = 240) -> None:
         if time.monotonic() > deadline:
             rejected = [x["error_code"] for x in read_json(s.kafka_bootstrap, s.topics.dlq)]
             pytest.fail(f"fewer than {n} events scored in {timeout_s:.0f} s; rejected: {rejected[:5]}")
+        time.sleep(0.5)
 
 
 def test_redis_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(stack, tmp_path):

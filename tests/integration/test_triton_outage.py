@@ -45,6 +45,7 @@ def test_job_waits_for_triton_and_loses_nothing(stack, tmp_path):
         while sum(_tx_ids(s, topics.scores).values()) < 1000:
             assert job.poll() is None, last_line(log)
             assert time.monotonic() < deadline, "the job did not start scoring"
+            time.sleep(0.5)
         manager.down_parts(stack, ["triton"])
         publish(events[1000:])  # arrives while Triton is down
         time.sleep(8)
@@ -55,6 +56,7 @@ def test_job_waits_for_triton_and_loses_nothing(stack, tmp_path):
         while sum(_tx_ids(s, topics.scores).values()) < len(events):
             assert job.poll() is None, last_line(log)
             assert time.monotonic() < deadline, "not every event scored after Triton came back"
+            time.sleep(0.5)
     finally:
         stop_job(job)
         manager.up(stack, only=["triton"])  # whatever happened, leave the stack whole
