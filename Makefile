@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Both set up
 # whatever is missing first (scripts/setup.sh is idempotent).
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test unit lint typecheck format clean bench-producer bench-pipeline
+.PHONY: help setup demo test unit lint typecheck format clean bench-producer bench-job-start bench-pipeline
 
 help:  ## this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ clean:  ## remove the environments and the local stack's home
 
 bench-producer: setup  ## the load generator's rate
 	.venv/bin/python -m benchmarks.producer_rate
+
+bench-job-start: setup  ## a job's start to its first score, with and without the JVM's class archive
+	.venv/bin/python -m benchmarks.job_start
 
 bench-pipeline: setup  ## the whole benchmark (about 25 minutes): benchmarks/results/
 	.venv/bin/lepton-stream bench

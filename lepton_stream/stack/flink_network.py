@@ -13,7 +13,7 @@ import atexit
 import os
 
 from lepton_stream.config import Settings
-from lepton_stream.stack import flink_logs
+from lepton_stream.stack import flink_cds, flink_logs
 from lepton_stream.stack.flink_patch import flink_home, lib_with_patch
 from lepton_stream.stack.processes import StackError
 
@@ -43,10 +43,13 @@ def prepare_local_job(s: Settings) -> dict[str, str] | None:
     # path. PyFlink resets FLINK_LIB_DIR to its own lib/ when FLINK_HOME is unset, and
     # the patch is built for this PyFlink's jars: its distribution is FLINK_HOME.
     try:
-        os.environ["FLINK_LIB_DIR"] = str(lib_with_patch(s, with_flink_python=False))
+        lib = lib_with_patch(s, with_flink_python=False)
     except StackError as exc:
         raise SystemExit(str(exc)) from None
+    os.environ["FLINK_LIB_DIR"] = str(lib)
     os.environ["FLINK_HOME"] = str(flink_home())
+    jvm_args = os.environ.get("JVM_ARGS", "").split()
+    os.environ["JVM_ARGS"] = " ".join([*jvm_args, *(o for o in flink_cds.options(s, lib) if o not in jvm_args)])
     flink_logs.prepare(s)
     if os.environ.get("_python_worker_execution_mode") == "loopback":
         _loopback_worker_pool()

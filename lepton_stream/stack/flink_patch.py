@@ -72,25 +72,27 @@ def patch_jar(s: Settings) -> Path:
 
 
 def lib_with_patch(s: Settings, with_flink_python: bool) -> Path:
-    """A FLINK_LIB_DIR under the home: links to the distribution's lib/ (and opt/'s
-    flink-python for a cluster's JobManager and TaskManagers, which do not add it
-    themselves), plus the patch jar. Named by its content, so that a changed patch
-    makes a new folder and concurrent jobs of one home never rebuild one in use."""
+    """A FLINK_LIB_DIR beside the other installed jars (`lib_dir`): links to the
+    distribution's lib/ (and opt/'s flink-python for a cluster's JobManager and
+    TaskManagers, which do not add it themselves), plus the patch jar. Named by its
+    content, so that a changed patch makes a new folder and concurrent jobs never
+    rebuild one in use; the same for every home, so that the gateway JVM's class path,
+    which its class archive must match (`flink_cds.py`), is too."""
     patch = patch_jar(s)
     jars = [*sorted((flink_home() / "lib").glob("*.jar")), patch]
     if with_flink_python:
         jars.append(flink_python_jar())
     key = hashlib.sha256("\n".join(str(j) for j in jars).encode()).hexdigest()[:12]
-    lib = s.endpoints.home / f"flink-lib-{key}"
+    lib = s.endpoints.lib_dir / f"flink-lib-{key}"
     if lib.exists():
         return lib
-    s.endpoints.home.mkdir(parents=True, exist_ok=True)
-    part = Path(tempfile.mkdtemp(prefix=".flink-lib-", dir=s.endpoints.home))
+    s.endpoints.lib_dir.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(prefix=".flink-lib-", dir=s.endpoints.lib_dir))
     for jar in jars:
         (part / jar.name).symlink_to(jar)
     try:
         part.rename(lib)
-    except OSError:  # another job of this home made it first
+    except OSError:  # another job made it first
         shutil.rmtree(part)
     return lib
 

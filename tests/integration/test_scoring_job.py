@@ -16,6 +16,8 @@ from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import producer
 from lepton_stream.schemas import parse_transaction
 from lepton_stream.scoring.onnx_local import OnnxModel
+from lepton_stream.stack import flink_cds
+from lepton_stream.stack.flink_patch import lib_with_patch
 from lepton_stream.stack.job_process import start_job, stop_job, wait_job
 from lepton_stream.stack.processes import last_line
 from producers.simple import MALFORMED_KINDS, SimpleGenerator, malformed
@@ -54,6 +56,10 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
     finally:
         stop_job(job)
     assert rc == 0, f"job exited {rc}: {last_line(log)}"
+    # The job's JVM has its class archive once a job ended cleanly (this one, or one before
+    # it recorded it), and found nothing in it to complain about.
+    assert flink_cds.archive_path(s, lib_with_patch(s, with_flink_python=False)).exists()
+    assert "[warning][cds" not in log.read_text()
 
     scores = read_json(s.kafka_bootstrap, topics.scores)
     alerts = read_json(s.kafka_bootstrap, topics.risk_alerts)

@@ -38,7 +38,7 @@ def test_the_local_job_gets_the_patched_class_first(tmp_path, monkeypatch):
     s = Settings.from_env({}, home=tmp_path / "home", lib_dir=tmp_path / "lib")
     opts = prepare_local_job(s)
     assert opts == bind_options(s)
-    lib = tmp_path / "home" / os.path.basename(os.environ["FLINK_LIB_DIR"])
+    lib = tmp_path / "lib" / os.path.basename(os.environ["FLINK_LIB_DIR"])
     names = sorted(p.name for p in lib.iterdir())
     assert any(n.startswith("flink-dist-") for n in names) and not any(n.startswith("flink-python") for n in names)
     (patch,) = [n for n in names if n.startswith("beam-loopback-")]
