@@ -83,7 +83,6 @@ def _wait_scores(s: Settings, want: set[str], timeout_s: float, procs) -> list[d
         for proc, log in procs:
             assert proc.poll() is None, f"{log.name} exited: {last_line(log)}"
         assert time.monotonic() < deadline, f"{len(want - {x['tx_id'] for x in scores})} valid events not scored"
-        time.sleep(0.5)
         time.sleep(1)
 
 
@@ -177,7 +176,8 @@ def world(stack, tmp_path_factory) -> World:
     assert p.flush(10) == 0
     job = start_job(s, "earliest", w.logs[0])
     monitor = start_monitor(s, w.logs[2])
-    loop = None
+    # The plain consumer loop on the same input, writing its own topics, beside the job.
+    loop = start_loop(loop_s, w.logs[1], batch_size=500, max_wait_ms=100, commit_interval_s=0.0)
     try:
         wait_monitor(s, monitor, w.logs[2])
         _wait_scores(s, {warm["tx_id"]}, 240, [(job, w.logs[0])])  # the job is up and scoring
@@ -191,8 +191,6 @@ def world(stack, tmp_path_factory) -> World:
         _wait_scores(s, {e["tx_id"] for e in w.valid}, 120, [(job, w.logs[0])])
         w.http += [_get(f"http://{s.endpoints.host}:{s.oncall.job_metrics_port + i}/metrics")
                    for i in range(s.oncall.metrics_port_span)]
-        # The plain consumer loop on the same input, writing its own topics.
-        loop = start_loop(loop_s, w.logs[1], batch_size=500, max_wait_ms=100, commit_interval_s=0.0)
         _wait_scores(loop_s, {e["tx_id"] for e in w.valid}, 180, [(loop, w.logs[1])])
         time.sleep(3)  # the monitor reads the alerts and metrics behind them
         w.http += [_get(f"http://{s.endpoints.host}:{s.oncall.monitor_port}{path}")
@@ -200,8 +198,7 @@ def world(stack, tmp_path_factory) -> World:
         w.http += [_get(f"http://{s.endpoints.host}:{loop_s.oncall.job_metrics_port + i}/metrics")
                    for i in range(loop_s.oncall.metrics_port_span)]
     finally:
-        if loop is not None:
-            stop_job(loop)
+        stop_job(loop)
         stop_job(job)
         stop_monitor(monitor)
     # The job's own Flink log (lepton_stream/stack/flink_logs.py) is written too.

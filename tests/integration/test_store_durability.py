@@ -168,12 +168,16 @@ def test_a_flushed_store_pauses_the_job_until_rebuilt_from_kafka(stack, tmp_path
             assert not missing.any(), "the job applies credit-profiles"
             store._redis.flushall()  # an operator's mistake: durability cannot help
             publish(p, s.topics.transactions, events[1500:])
-            time.sleep(12)
+            deadline = time.monotonic() + 60
+            while not (lost := [m for m in read_json(s.kafka_bootstrap, s.topics.pipeline_metrics)
+                                if m.get("feature_store") == "lost"]):
+                assert job.poll() is None, last_line(log)
+                assert time.monotonic() < deadline, "the job did not report the store lost"
+                time.sleep(0.5)
+            assert "marker" in lost[-1]["feature_store_reason"]
+            time.sleep(3)  # paused, not only slow: the new transactions stay unscored
             scored = {x["tx_id"] for x in read_json(s.kafka_bootstrap, s.topics.scores)}
             assert len(scored) < len(events), "the job must not score on an emptied store"
-            lost = [m for m in read_json(s.kafka_bootstrap, s.topics.pipeline_metrics)
-                    if m.get("feature_store") == "lost"]
-            assert lost and "marker" in lost[-1]["feature_store_reason"]
             report = rebuild(s, store, since_ms=0)
             assert report.transactions >= 1500 and report.profiles == len(cards)
             wait_scored(s, len(events), job, log)

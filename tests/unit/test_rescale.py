@@ -46,7 +46,8 @@ class FakeFlink(BaseHTTPRequestHandler):
             folder = Path(body["targetDirectory"].removeprefix("file://")) / "savepoint-a1b2c3-0123456789ab"
             folder.mkdir(parents=True)
             (folder / "_metadata").write_bytes(b"")
-            threading.Thread(target=self.server.shutdown).start()
+            # Gone at once, as the process is: its port refuses, rather than leaving a poll to time out.
+            threading.Thread(target=lambda: (self.server.shutdown(), self.server.server_close())).start()
         self._send({"request-id": "r1"})
 
 
