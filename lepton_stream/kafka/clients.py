@@ -95,12 +95,14 @@ def drain(c: Consumer, start: Sequence[TopicPartition], stall_s: float = 10.0) -
     heard = time.monotonic()
     while pending and time.monotonic() - heard < stall_s:
         for m in c.consume(5000, timeout=0.5):
-            heard = time.monotonic()
             err = m.error()
             if err is None:
                 out.append(m)
             elif err.code() == KafkaError._PARTITION_EOF:
                 pending.discard(cast(int, m.partition()))
+            else:  # a broker's error says nothing of progress: only records and ends do
+                continue
+            heard = time.monotonic()
     return out
 
 
