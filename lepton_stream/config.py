@@ -164,10 +164,9 @@ class Job(_Section):
     # (docs/performance.md); "tiered", the JVM's default, suits a job that runs long on
     # cores of its own.
     jvm_jit: JitMode = "c1"
-    # That JVM maps the classes it loads from an archive recorded by the first job
-    # started without one (lepton_stream/stack/flink_cds.py), so a job starts sooner
-    # (docs/performance.md, "Starting a job"). The archive is kept beside the installed
-    # jars.
+    # That JVM maps the classes it loads from an archive recorded once, at set-up
+    # (lepton_stream/stack/flink_cds.py), so a job starts sooner (docs/performance.md,
+    # "Starting a job"). The archive is kept beside the installed jars.
     jvm_class_archive: bool = True
     # How long a card's applied transactions are remembered, so that a replay after a
     # failure (from the last checkpoint) counts nothing twice: longer than any outage.

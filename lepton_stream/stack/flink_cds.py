@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lepton_stream.config import Settings
 
-# Less than this is no archive of a job's classes (one holds about 170 MB).
+# Less than this is no archive of a job's classes (one holds well over 100 MB).
 _MIN_BYTES = 1 << 20
 # A JVM's exit status when it stopped on SIGTERM (128 + 15), its archive written.
 _STOPPED = 143
