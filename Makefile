@@ -13,10 +13,15 @@ demo:  ## the end-to-end demo on a local stack (sets up only what it needs)
 	@scripts/setup.sh demo
 	.venv/bin/lepton-stream demo
 
+# The suite waits on its services more than it computes (one worker kept two cores
+# about 40 % busy), so two workers share them; each starts its own stack, and a
+# file's tests stay on one worker with its module fixtures. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 test: setup  ## lint, type check, then every test (unit, integration, deploy, training)
 	.venv/bin/ruff check .
 	.venv/bin/mypy
-	.venv/bin/pytest -q --durations=15 tests
+	.venv/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
 
 unit:  ## the unit tests alone, in seconds (needs a set-up .venv)
 	.venv/bin/pytest -q tests/unit
