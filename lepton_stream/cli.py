@@ -213,19 +213,15 @@ def cmd_produce(args: argparse.Namespace) -> int:
     from producers.load import LoadOptions, run_load
 
     s = _settings(args)
-    if args.id_prefix:
-        from lepton_stream.schemas.transaction import InvalidEvent, check_id
-
-        # Every event would go to the DLQ: refused before anything is sent.
-        bad = check_id("card_id", f"{args.id_prefix}card_000000000000")
-        if isinstance(bad, InvalidEvent):
-            raise SystemExit(f"--id-prefix {args.id_prefix!r} makes ids the job refuses: {bad.detail}")
+    try:  # ids the job would refuse (every event to the DLQ): refused before anything is sent
+        opts = LoadOptions(rate=args.rate, duration_s=args.duration, replay=args.replay, speedup=args.speedup,
+                           days=args.days, cards=args.cards, hot_cards=args.hot_cards, hot_share=args.hot_share,
+                           fraud_share=args.fraud_share, malformed_share=args.malformed_share, labels=args.labels,
+                           label_delay_days=args.label_delay_days, label_share=args.label_share, seed=args.seed,
+                           id_prefix=args.id_prefix)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     start_exporter(s, "producer", s.oncall.producer_metrics_port)  # Prometheus, while it runs
-    opts = LoadOptions(rate=args.rate, duration_s=args.duration, replay=args.replay, speedup=args.speedup,
-                       days=args.days, cards=args.cards, hot_cards=args.hot_cards, hot_share=args.hot_share,
-                       fraud_share=args.fraud_share, malformed_share=args.malformed_share, labels=args.labels,
-                       label_delay_days=args.label_delay_days, label_share=args.label_share, seed=args.seed,
-                       id_prefix=args.id_prefix)
     total = int(args.rate * args.duration) if not args.replay and args.rate > 0 else None
     with Progress(TextColumn("[bold]producing"), BarColumn(), TextColumn("{task.fields[stats]}"),
                   TimeElapsedColumn(), disable=args.json or args.quiet, transient=False) as bar:
