@@ -15,13 +15,15 @@ demo:  ## the end-to-end demo on a local stack (sets up only what it needs)
 
 # The suite waits on its services more than it computes (one worker kept two cores
 # about 40 % busy), so two workers share them; each starts its own stack, and a
-# file's tests stay on one worker with its module fixtures. TEST_WORKERS=0: one process.
+# file's tests stay on one worker with its module fixtures. Files go out in the
+# order collected (integration before unit), not most tests first, which would leave
+# the integration files, a few long tests each, to the end. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 
 test: setup  ## lint, type check, then every test (unit, integration, deploy, training)
 	.venv/bin/ruff check .
 	.venv/bin/mypy
-	.venv/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 tests
+	.venv/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 unit:  ## the unit tests alone, in seconds (needs a set-up .venv)
 	.venv/bin/pytest -q tests/unit
