@@ -28,7 +28,9 @@ view: at most `keep_buckets`, a day of slack and `PRUNE_AT` hour buckets,
 whatever the entity's traffic. What the scripts still spend is mostly each
 `redis.call` (its arguments made into Redis objects, its reply into Lua
 values, and with persistence its copy into the append-only file), so a
-transaction whose claim was a first sighting is not looked up in `seen`,
+transaction whose claim was a first sighting is not looked up in `seen` (its
+answer goes there by HSETNX before the state is saved, which finds one that
+another writer on the store applied since the claim),
 expiry is renewed once a week, the credit profile is read from the card's
 state, and the card's answer is packed rather than printed (printing the
 coordinates and profile fields cost more than the windows).
@@ -298,11 +300,20 @@ for i = 0, #KEYS / 3 - 1 do
     if old_h == nil or ts >= v[5] then v[5], v[6], v[7] = ts, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]) end
     local h = math.max(old_h or b, b)
     v[3] = h
-    local fields = profile(KEYS[3 * i + 3], v)
-    save(kstate, st, b, 1, cents, new_period(old_h, b, DAYB) and prunable(st, h) or nil, ttl,
-         new_period(old_h, b, RENEWB))
-    redis.call('HSET', kseen, ARGV[a + 1], shrink(W, ts) or ans)
-    ans = ans .. fields
+    local kept = shrink(W, ts) or ans
+    -- A first sighting was not looked up in `seen`; HSETNX, before the state is saved,
+    -- finds one that another writer on this store applied since this one's claim.
+    local prior = ARGV[a + 7] == '1' and redis.call('HSETNX', kseen, ARGV[a + 1], kept) == 0
+                  and redis.call('HGET', kseen, ARGV[a + 1])
+    if prior then
+      ans = grow(prior, ts) .. profile(KEYS[3 * i + 3], v)
+    else
+      local fields = profile(KEYS[3 * i + 3], v)
+      save(kstate, st, b, 1, cents, new_period(old_h, b, DAYB) and prunable(st, h) or nil, ttl,
+           new_period(old_h, b, RENEWB))
+      if ARGV[a + 7] ~= '1' then redis.call('HSET', kseen, ARGV[a + 1], kept) end
+      ans = ans .. fields
+    end
   end
   out[i + 1] = ans
 end
@@ -315,23 +326,32 @@ return out
 # without its frauds when they are all 0), then "|L" once labelled.
 _TERMINAL_BODY = """
 local PERIODB, ttl, out = {period_buckets}, ARGV[1], {{}}
+-- The answer a transaction applied before got, from what `seen` keeps of it.
+local function replayed(done)
+  local p = string.find(done, '|', 1, true)
+  local z = string.find(done, '|', p + 1, true)
+  local ans = string.sub(done, p + 1, z and z - 1 or -1)
+  local _, commas = string.gsub(ans, ',', ',')
+  if commas < 2 * NW - 1 then ans = ans .. string.rep(',0', NW) end
+  return ans
+end
 for i = 0, #KEYS / 3 - 1 do
   local kseen, kpend, a = KEYS[3 * i + 2], KEYS[3 * i + 3], 1 + 3 * i
-  local tx = ARGV[a + 1]
-  local done = ARGV[a + 3] == '0' and redis.call('HGET', kseen, tx)
-  if done then
-    local p = string.find(done, '|', 1, true)
-    local z = string.find(done, '|', p + 1, true)
-    local ans = string.sub(done, p + 1, z and z - 1 or -1)
-    local _, commas = string.gsub(ans, ',', ',')
-    if commas < 2 * NW - 1 then ans = ans .. string.rep(',0', NW) end
-    out[i + 1] = ans
-  else
-    local b = tonumber(ARGV[a + 2])
-    local st = load(KEYS[3 * i + 1])
-    local old_h
+  local tx, first = ARGV[a + 1], ARGV[a + 3] == '1'
+  local done = not first and redis.call('HGET', kseen, tx)
+  local b, st, old_h
+  if not done then
+    b, st = tonumber(ARGV[a + 2]), load(KEYS[3 * i + 1])
     if st then old_h = st.v[3] else st = {{v = fresh({{0, 0, b, 0, 0}}), s = '', n = 0, room = 0}} end
     if old_h and old_h < 0 then old_h = nil end  -- a state made by a pending label alone
+    -- A first sighting is not looked up in `seen`, but another writer on this store may
+    -- have applied it since this one's claim: looked up here where a pending label
+    -- would be taken, found by the HSETNX below otherwise.
+    done = first and st.v[5] > 0 and redis.call('HGET', kseen, tx)
+  end
+  if done then
+    out[i + 1] = replayed(done)
+  else
     local v = st.v
     -- A label that arrived before its transaction is applied now.
     local labelled = 0
@@ -345,11 +365,17 @@ for i = 0, #KEYS / 3 - 1 do
     local ans = table.concat(W, ',')
     local h = math.max(old_h or b, b)
     v[3] = h
-    save(KEYS[3 * i + 1], st, b, 1, labelled, new_period(old_h, b, DAYB) and prunable(st, h) or nil, ttl,
-         new_period(old_h, b, RENEWB))
     -- Kept short: the bucket within its period, and the counts alone when no window held a fraud.
-    redis.call('HSET', kseen, tx, (b % PERIODB) .. '|' .. (frauds == 0 and table.concat(W, ',', 1, NW) or ans) ..
-               (labelled == 1 and '|L' or ''))
+    local kept = (b % PERIODB) .. '|' .. (frauds == 0 and table.concat(W, ',', 1, NW) or ans) ..
+                 (labelled == 1 and '|L' or '')
+    local prior = first and redis.call('HSETNX', kseen, tx, kept) == 0 and redis.call('HGET', kseen, tx)
+    if prior then
+      ans = replayed(prior)
+    else
+      save(KEYS[3 * i + 1], st, b, 1, labelled, new_period(old_h, b, DAYB) and prunable(st, h) or nil, ttl,
+           new_period(old_h, b, RENEWB))
+      if not first then redis.call('HSET', kseen, tx, kept) end
+    end
     out[i + 1] = ans
   end
 end

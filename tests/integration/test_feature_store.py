@@ -140,3 +140,43 @@ def test_shared_seen_hashes_keep_answers_exact_and_labels_to_their_terminal(stac
     store.apply_transactions([other])
     assert store.apply_labels([LabelFacts(other.tx_id, f"{run}-term")]) == [2]  # kept pending there
     assert store.apply_labels([LabelFacts(other.tx_id, f"{run}-term2")]) == [1]
+
+
+def test_two_writers_on_one_store_apply_each_transaction_once(stack):
+    """Two processes that score the same transactions on one store (the job and the loop,
+    or the job and a rebuild): the first to claim a tx_id skips the `seen` lookup, the
+    other applies it first. The first's apply then finds it there and counts nothing twice,
+    a pending label on the terminal included."""
+    import numpy as np
+    import redis
+
+    from lepton_stream.feature_store.base import LabelFacts, TxClaim
+    from lepton_stream.feature_store.redis_windows import state_of
+    from lepton_stream.features.aggregates import Aggregates
+
+    run = uuid.uuid4().hex[:6]
+    t0 = 1_767_225_600_000
+    # The last on a terminal with no label pending: the other way its apply finds the first.
+    txs = [TxFacts(f"{run}-{i}", f"{run}-card", f"{run}-term{i // 2}", t0 + i * 60_000, 1_000 + i, 1.0, 2.0)
+           for i in range(3)]
+    claims = [TxClaim(t.tx_id, f"fp{i}", f"transactions/0/{i}") for i, t in enumerate(txs)]
+    first, second = RedisWindowStore(stack.redis_url), RedisWindowStore(stack.redis_url)
+    # Labels before their transactions: one of these three, one of a transaction still to come.
+    assert first.apply_labels([LabelFacts(txs[0].tx_id, f"{run}-term0"), LabelFacts(f"{run}-later", f"{run}-term0")]) \
+        == [2, 2]
+    assert first.claim(claims) == ["new"] * 3
+    assert second.claim(claims) == ["replay"] * 3
+    by_second = second.apply_transactions(txs)
+    by_first = first.apply_transactions(txs)
+    for field in Aggregates.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(by_first, field), getattr(by_second, field), err_msg=field)
+    assert by_first.card_count[:, 0].tolist() == [1, 2, 3]
+    got = first.describe(f"{run}-card", None, t0 + 3 * 60_000)
+    assert got["card"]["windows"]["1d"] == {"c": 3, "s": 3_003}
+    # Each terminal's hour buckets (count, labelled frauds).
+    r = redis.Redis.from_url(stack.redis_url)
+    for terminal, want in ((f"{run}-term0", (2, 1)), (f"{run}-term1", (1, 0))):
+        _, buckets = state_of("terminal", r.get(first.terminal_key(terminal, "s")))
+        assert (sum(x for _, x, _ in buckets), sum(y for _, _, y in buckets)) == want, terminal
+    # The label of the transaction still to come stays pending; a later label of txs[0] is a duplicate.
+    assert first.apply_labels([LabelFacts(txs[0].tx_id, f"{run}-term0")]) == [0]
