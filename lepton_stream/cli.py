@@ -220,7 +220,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
                            label_delay_days=args.label_delay_days, label_share=args.label_share, seed=args.seed,
                            id_prefix=args.id_prefix)
     except ValueError as exc:
-        raise SystemExit(str(exc)) from None
+        raise SystemExit(str(exc).replace("id_prefix", "--id-prefix", 1)) from None
     start_exporter(s, "producer", s.oncall.producer_metrics_port)  # Prometheus, while it runs
     total = int(args.rate * args.duration) if not args.replay and args.rate > 0 else None
     with Progress(TextColumn("[bold]producing"), BarColumn(), TextColumn("{task.fields[stats]}"),

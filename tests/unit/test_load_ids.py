@@ -46,3 +46,10 @@ def test_no_tx_id_of_a_fixed_rate_run_looks_like_a_card_number(monkeypatch, run_
 def test_options_whose_ids_the_job_refuses_are_refused_before_sending(field, value):
     with pytest.raises(ValueError, match=field):
         LoadOptions(**{field: value})
+
+
+def test_produce_refuses_an_id_prefix_the_job_would_refuse_before_connecting(capsys):
+    from lepton_stream import cli
+
+    with pytest.raises(SystemExit, match=r"^--id-prefix 'x\{' makes ids the job refuses"):
+        cli.main(["produce", "--id-prefix", "x{", "--duration", "1"])
