@@ -60,7 +60,7 @@ class LoadOptions:
         if has_digit_run(self.run_id):
             raise ValueError(f"run_id {self.run_id!r} holds 13 or more digits in a row: its tx_ids could look "
                              "like card numbers, which the job refuses")
-        for name, sample in (("tx_id", tx_id(self.run_id or "ld0000000000", 10**12 - 1)),
+        for name, sample in (("tx_id", f"{tx_id_prefix(self.run_id or 'ld0000000000')}{10**12 - 1}"),
                              ("card_id", f"{self.id_prefix}card_000000000000")):
             bad = check_id(name, sample)
             if isinstance(bad, InvalidEvent):
@@ -68,12 +68,9 @@ class LoadOptions:
                 raise ValueError(f"{what} {getattr(self, what)!r} makes ids the job refuses: {bad.detail}")
 
 
-_TX_SEP = "_"
-
-
-def tx_id(run: str, n: int) -> str:
-    """The id of the `n`-th event of a fixed-rate run."""
-    return f"{run}{_TX_SEP}{n}"
+def tx_id_prefix(run: str) -> str:
+    """What the tx_id of each event of a fixed-rate run starts with; its count follows."""
+    return f"{run}_"
 
 
 @dataclass
@@ -195,7 +192,7 @@ def run_load(bootstrap: str, topic: str, opts: LoadOptions, labels_topic: str = 
     latencies: list[float] = []
     p = _make_producer(bootstrap, report, latencies)
     meter = ProducerMeter(topic)
-    head = b'{"tx_id":"' + tx_id(opts.run_id or f"ld{int(time.time())}", 0)[:-1].encode()
+    head = b'{"tx_id":"' + tx_id_prefix(opts.run_id or f"ld{int(time.time())}").encode()
     n_pool = len(pool.bodies)
     t0 = time.monotonic()
     end = t0 + opts.duration_s

@@ -101,7 +101,7 @@ def _wait_ready(s: Settings, reader: _Reader, timeout_s: float = 180.0) -> None:
 
 def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmup_s: float = 3.0,
              tag: str = "latency", runner: str = "flink", tail: bool = False, **changes) -> dict:
-    from producers.load import LoadOptions, run_load
+    from producers.load import LoadOptions, run_load, tx_id_prefix
 
     s = with_topics(base, tag, **changes)
     if runner == "loop":
@@ -119,6 +119,7 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
         _wait_ready(s, reader)
         for rate in rates:
             run = f"r{int(rate)}-{uuid.uuid4().hex[:4]}"
+            ids = tx_id_prefix(run)
             reader.rows.clear()
             if tailer is not None:
                 tailer.rows.clear()
@@ -127,13 +128,13 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
                                           id_prefix=f"{run}_"))
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                n = sum(1 for t, r, _ in reader.rows if t == s.topics.scores and r["tx_id"].startswith(run))
+                n = sum(1 for t, r, _ in reader.rows if t == s.topics.scores and r["tx_id"].startswith(ids))
                 if n >= report.delivered:
                     break
                 time.sleep(0.5)
             time.sleep(1.0)
             rss = {"job": rss_by_role(job.pid), "servers": server_rss_mb(s)}
-            rows = [(t, r, at) for t, r, at in reader.rows if r["tx_id"].startswith(run)]
+            rows = [(t, r, at) for t, r, at in reader.rows if r["tx_id"].startswith(ids)]
             t_first = min((r["event_ts"] for t, r, _ in rows), default=0)
             steady = [(t, r, at) for t, r, at in rows if r["event_ts"] >= t_first + warmup_s * 1000]
             scores = [(r, at) for t, r, at in steady if t == s.topics.scores]
@@ -149,7 +150,7 @@ def at_rates(base: Settings, rates: list[float], duration_s: float = 20.0, warmu
                 "alerts": len(alerts), "rss_mb_at_end": rss})
             if tailer is not None:
                 tailed = [(r, at) for r, at in tailer.rows
-                          if str(r.get("tx_id", "")).startswith(run) and r["event_ts"] >= t_first + warmup_s * 1000]
+                          if str(r.get("tx_id", "")).startswith(ids) and r["event_ts"] >= t_first + warmup_s * 1000]
                 out["rates"][-1] |= {"event_to_tail_alert_ms": percentiles([at - r["event_ts"] for r, at in tailed]),
                                      "tail_alerts": len(tailed)}
     finally:
