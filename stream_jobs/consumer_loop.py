@@ -49,8 +49,9 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
     opened_at = 0.0
 
     def commit() -> None:
-        producer.send_offsets_to_transaction([TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                                             consumer.consumer_group_metadata())
+        if offsets:
+            producer.send_offsets_to_transaction([TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                                 consumer.consumer_group_metadata())
         producer.commit_transaction()
         offsets.clear()
 
@@ -61,7 +62,12 @@ def run_loop(s: Settings, batch_size: int = 2000, commit_interval_s: float = 0.0
             if msgs:  # not the waits for the group, the first records and the idle end
                 stage_s["kafka consume"] += time.perf_counter() - t0
             if not msgs:
-                if offsets:  # nothing more for now: what was scored becomes visible
+                due = pipeline.tick()  # the last metrics window, while nothing comes
+                if due and not offsets:
+                    producer.begin_transaction()
+                for out in due:
+                    producer.produce(out.topic, key=out.key, value=out.value)
+                if offsets or due:  # nothing more for now: what was scored becomes visible
                     commit()
                 continue
             idle_since = time.monotonic()

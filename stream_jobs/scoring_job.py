@@ -31,6 +31,9 @@ from lepton_stream.config import Settings
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 from lepton_stream.stack.flink_jvm import minicluster_jvm_args
 
+# The tick source's rows have a negative `partition`, which no Kafka record has: each
+# subtask gets one about every second, so that what is due while no records come is written.
+
 # What the batch step returns per input record: its output records, as parallel lists.
 OUTPUTS = DataTypes.ROW([DataTypes.FIELD("t", DataTypes.ARRAY(DataTypes.STRING())),
                          DataTypes.FIELD("k", DataTypes.ARRAY(DataTypes.BYTES())),
@@ -38,27 +41,44 @@ OUTPUTS = DataTypes.ROW([DataTypes.FIELD("t", DataTypes.ARRAY(DataTypes.STRING()
 
 
 class ProcessBatch(ScalarFunction):
-    """Runs the scoring pipeline on each Arrow batch the Python worker receives."""
+    """Runs the scoring pipeline on each Arrow batch the Python worker receives.
+
+    Flink gives each source its own copy of this function (the union is planned
+    below it), the copies of one slot sharing one Python process. A tick asks
+    every pipeline of its process for what is due while no records come (the
+    last metrics window of a burst)."""
 
     def open(self, function_context) -> None:
         from lepton_stream.pipeline import build_pipeline
+        from lepton_stream.pipeline.scoring_pipeline import tick_with_others
 
         logs.configure()
         self.pipeline = build_pipeline(Settings.from_env())
+        tick_with_others(self.pipeline)
 
     def eval(self, topics: pd.Series, keys: pd.Series, values: pd.Series, partitions: pd.Series,
              offsets: pd.Series) -> pd.DataFrame:
         from lepton_stream.pipeline import RawRecord
+        from lepton_stream.pipeline.scoring_pipeline import tick_all
 
-        records = [RawRecord(k, v, t, int(p), int(o))
-                   for t, k, v, p, o in zip(topics, keys, values, partitions, offsets, strict=True)]
-        out_topics: list[list[str]] = [[] for _ in records]
-        out_keys: list[list[bytes]] = [[] for _ in records]
-        out_values: list[list[bytes]] = [[] for _ in records]
-        for out in self.pipeline.process(records):
-            out_topics[out.origin].append(out.topic)
-            out_keys[out.origin].append(out.key)
-            out_values[out.origin].append(out.value)
+        t, k, v, p, o = topics.tolist(), keys.tolist(), values.tolist(), partitions.tolist(), offsets.tolist()
+        n = len(t)
+        ticks = [i for i in range(n) if p[i] < 0] if n and min(p) < 0 else []
+        rows = [i for i in range(n) if p[i] >= 0] if ticks else range(n)
+        # Each output goes on the row of the input that made it; a tick's on the first tick's.
+        placed = []
+        if rows:
+            records = [RawRecord(k[i], v[i], t[i], int(p[i]), int(o[i])) for i in rows]
+            placed = [(rows[out.origin], out) for out in self.pipeline.process(records)]
+        if ticks:
+            placed += [(ticks[0], out) for out in tick_all()]
+        out_topics: list[list[str]] = [[] for _ in range(n)]
+        out_keys: list[list[bytes]] = [[] for _ in range(n)]
+        out_values: list[list[bytes]] = [[] for _ in range(n)]
+        for row, out in placed:
+            out_topics[row].append(out.topic)
+            out_keys[row].append(out.key)
+            out_values[row].append(out.value)
         return pd.DataFrame({"t": out_topics, "k": out_keys, "v": out_values})
 
 
@@ -194,8 +214,20 @@ def build(s: Settings, startup: str, bounded: bool, from_savepoint: str | None =
                 'key.format' = 'raw', 'key.fields' = 'k',
                 'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
     columns = "k, v, `topic`, `partition`, `offset`"
+    # Ticks: one row a second for each subtask (the rate is shared among them), in the
+    # sources' columns (constants instead would leave the Python function's Arrow input
+    # without a column, which Flink cannot write). A bounded job gets one each and ends
+    # with its input, but has the source too: the plan's shape gives the operators their
+    # ids, which a checkpoint of one must find in the other.
+    t_env.execute_sql(f"""
+        CREATE TABLE ticks_in (k BYTES, v BYTES, `topic` STRING, `partition` INT, `offset` BIGINT)
+        WITH ('connector' = 'datagen', 'rows-per-second' = '{s.job.parallelism}',
+              {f"'number-of-rows' = '{s.job.parallelism}'," if bounded else ""}
+              'fields.k.length' = '1', 'fields.v.length' = '1', 'fields.topic.length' = '1',
+              'fields.partition.min' = '-2', 'fields.partition.max' = '-1',
+              'fields.offset.min' = '0', 'fields.offset.max' = '1')""")
     t_env.execute_sql("CREATE TEMPORARY VIEW inputs AS "
-                      + " UNION ALL ".join(f"SELECT {columns} FROM {table}" for table, _ in sources))
+                      + " UNION ALL ".join(f"SELECT {columns} FROM {table}" for table in (*dict(sources), "ticks_in")))
 
     # 2. Sink: one table over every output topic; each row names its topic.
     outputs = [s.topics.scores, s.topics.risk_alerts, s.topics.dlq, s.topics.pipeline_metrics]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class MetricsStage:
     task_id: str = field(default_factory=lambda: f"scoring/{socket.gethostname()}/{os.getpid()}")
 
     def __post_init__(self) -> None:
+        # `tick` may come from another thread (the job's tick operator) than the batches.
+        self._lock = threading.Lock()
         self._reset(time.time())
 
     def _reset(self, now: float) -> None:
@@ -44,6 +47,10 @@ class MetricsStage:
         self.rule_hits: dict[str, tuple[int, str, str | None, int]] = {}  # id -> version, action, severity, hits
 
     def __call__(self, batch: Batch) -> Batch:
+        with self._lock:
+            return self._count(batch)
+
+    def _count(self, batch: Batch) -> Batch:
         topics = self.settings.topics
         self.events_in += len(batch.records)
         self.batch_sizes.append(len(batch.records))
@@ -76,6 +83,17 @@ class MetricsStage:
             self._reset(now)
         observe_batch(batch, topics, now)  # Prometheus
         return batch
+
+    def tick(self) -> list[OutRecord]:
+        """The window's record if it is due and counted anything, with no batch to carry it:
+        without this, the last window of a burst would wait for the next event to be written."""
+        with self._lock:
+            now = time.time()
+            if not self.events_in or now - self.window_start < self.interval_s:
+                return []
+            out = OutRecord(self.settings.topics.pipeline_metrics, self.task_id.encode(), self._record(now), 0)
+            self._reset(now)
+            return [out]
 
     def _record(self, now: float) -> bytes:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else None

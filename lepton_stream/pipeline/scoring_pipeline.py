@@ -44,6 +44,27 @@ class ScoringPipeline:
     def process(self, records: list[RawRecord]) -> list[OutRecord]:
         return self.run(records).out
 
+    def tick(self) -> list[OutRecord]:
+        """What the stages that keep time-based windows (MetricsStage) have due while no
+        records arrive; each OutRecord's origin is 0. The runner calls it when idle."""
+        return [out for stage in self.stages if isinstance(stage, MetricsStage) for out in stage.tick()]
+
+
+# The pipelines of this process that a tick reaches: the Flink job gives each source its
+# own copy of the batch step, and the copy under the tick source has none of the records.
+# A module's global, not the job's: the job's own module reaches each copy by value.
+_TICKED: list[ScoringPipeline] = []
+
+
+def tick_with_others(pipeline: ScoringPipeline) -> None:
+    """Have `tick_all` reach `pipeline`."""
+    _TICKED.append(pipeline)
+
+
+def tick_all() -> list[OutRecord]:
+    """What every pipeline of this process given to `tick_with_others` has due (origin 0)."""
+    return [out for pipeline in list(_TICKED) for out in pipeline.tick()]
+
 
 def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
     @lru_cache(maxsize=8)

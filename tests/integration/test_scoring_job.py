@@ -1,6 +1,7 @@
 """The PyFlink scoring job end to end on the real stack, on a small bounded stream."""
 
 import json
+import time
 import uuid
 from collections import Counter
 
@@ -95,3 +96,46 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
     assert sum(m["events_in"] for m in metrics) == 600
     assert sum(m["scored"] for m in metrics) == len(events) and sum(m["dlq"] for m in metrics) == len(dlq)
     assert all(lag >= 0 for m in metrics for lag in m["lag"].values())
+
+
+def test_pipeline_metrics_count_the_last_burst_without_waiting_for_the_next_event(stack, tmp_path):
+    # A metrics window closes when a batch comes after its interval, or on the tick source's
+    # rows when none comes: the last burst before a quiet spell is counted all the same.
+    run = uuid.uuid4().hex[:6]
+    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
+                                    dlq=f"dlq-{run}", pipeline_metrics=f"metrics-{run}")
+    s = stack.replace(topics=topics, consumer_group=f"tick-{run}", metrics_interval_s=2.0)
+    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
+    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    now = int(time.time() * 1000)
+    events = [ev.event for ev in SimpleGenerator(cards=10, seed=7, id_prefix=run).stream(40, now - 60_000, 10.0)]
+    p = producer(s.kafka_bootstrap)
+
+    def burst(part: list[dict]) -> None:
+        for ev in part:
+            p.produce(topics.transactions, key=ev["card_id"].encode(), value=json.dumps(ev).encode())
+        assert p.flush(30) == 0
+
+    def wait_for(what: str, done, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            assert job.poll() is None, f"the job exited: {last_line(log)}"
+            assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
+            time.sleep(0.5)
+
+    log = tmp_path / "job.log"
+    job = start_job(s, "earliest", log)
+    try:
+        burst(events[:20])
+        wait_for("the first burst scored", lambda: len(read_json(s.kafka_bootstrap, topics.scores)) >= 20, 180)
+        burst(events[20:])  # within the window the first burst's batch left open, then nothing more
+        wait_for("the second burst scored", lambda: len(read_json(s.kafka_bootstrap, topics.scores)) >= 40, 60)
+
+        def counted() -> int:
+            return sum(m["events_in"] for m in read_json(s.kafka_bootstrap, topics.pipeline_metrics)
+                       if "events_in" in m)
+
+        wait_for("every event counted in pipeline-metrics", lambda: counted() >= 40, 20)
+        assert counted() == 40
+    finally:
+        stop_job(job)

@@ -1,11 +1,12 @@
 import json
+import time
 
 import numpy as np
 
 from lepton_stream.config import Settings
 from lepton_stream.features.definitions import FRAUD_FEATURES
 from lepton_stream.pipeline import RawRecord, ScoringPipeline
-from lepton_stream.pipeline.batch import Batch
+from lepton_stream.pipeline.batch import Batch, OutRecord
 from lepton_stream.pipeline.metrics import MetricsStage
 from lepton_stream.pipeline.stages import (
     FeatureStage,
@@ -79,6 +80,56 @@ def test_metrics_stage_counts_the_window_and_emits_one_record_per_interval():
     assert m["lag"] == {f"{s.topics.transactions}/0": 96, f"{s.topics.transactions}/1": 60}
     assert m["latency_ms"]["p50"] > 0 and m["window_end"] >= m["window_start"]
     assert pipe.process([]) == []  # an empty batch emits nothing
+
+
+def test_the_last_window_of_a_burst_is_written_on_a_tick_without_waiting_for_the_next_event():
+    s = Settings()
+    metrics = MetricsStage(s, interval_s=0.2)
+    pipe = ScoringPipeline([ParseStage(s), PassthroughStage(s), metrics])
+    events = [ev.event for ev in SimpleGenerator(cards=3, seed=5).stream(4, 1_700_000_000_000)]
+    records = [RawRecord(b"k", json.dumps(e).encode(), s.topics.transactions, 0, i) for i, e in enumerate(events)]
+    assert pipe.tick() == []  # nothing counted: nothing to write
+    out = pipe.process(records)
+    assert not [o for o in out if o.topic == s.topics.pipeline_metrics]  # the window is not over yet
+    assert pipe.tick() == []  # nor on a tick before its end
+    time.sleep(0.25)
+    (due,) = pipe.tick()
+    m = json.loads(due.value)
+    assert (due.topic, due.origin, m["events_in"], m["scored"]) == (s.topics.pipeline_metrics, 0, 4, 4)
+    assert pipe.tick() == []  # written once; the next window has counted nothing
+
+
+def test_the_jobs_batch_step_puts_each_output_on_its_records_row_and_tick_outputs_on_a_tick_row(monkeypatch):
+    import pandas as pd
+
+    from lepton_stream.pipeline import scoring_pipeline
+    from stream_jobs.scoring_job import ProcessBatch
+
+    class Echo:  # one output per record, and one due on each tick
+        def __init__(self, name: bytes) -> None:
+            self.name = name
+
+        def process(self, records):
+            return [OutRecord("scores", r.key or b"", r.value or b"", i) for i, r in enumerate(records)]
+
+        def tick(self):
+            return [OutRecord("pipeline-metrics", self.name, b"{}", 0)]
+
+    # Each source's copy of the step has its own pipeline; a tick asks all of the process's.
+    step = ProcessBatch()
+    step.pipeline = Echo(b"tx")
+    monkeypatch.setattr(scoring_pipeline, "_TICKED", [step.pipeline, Echo(b"labels")])
+
+    def run(rows):
+        return step.eval(*(pd.Series(list(c)) for c in zip(*rows, strict=True)))
+
+    only_records = run([("tx", b"a", b"1", 0, 7), ("tx", b"b", b"2", 1, 3)])
+    assert only_records["v"].tolist() == [[b"1"], [b"2"]]
+    only_ticks = run([("x", b"x", b"x", -1, 0), ("x", b"x", b"x", -2, 1)])  # a tick: a negative partition
+    assert only_ticks["k"].tolist() == [[b"tx", b"labels"], []]
+    mixed = run([("tx", b"a", b"1", 0, 7), ("x", b"x", b"x", -1, 0), ("tx", b"b", b"2", 1, 3)])
+    assert mixed["t"].tolist() == [["scores"], ["pipeline-metrics", "pipeline-metrics"], ["scores"]]
+    assert mixed["v"].tolist() == [[b"1"], [b"{}", b"{}"], [b"2"]]
 
 
 def test_passthrough_floor_scores_each_valid_event_zero_and_still_rejects_bad_ones():
