@@ -33,6 +33,7 @@ class PublishReport:
     kind: str  # "transactions" or "labels"
     topic: str
     checked_only: bool = False  # `--check`: nothing sent
+    invalid_sent: bool = False  # `--send-invalid`: the invalid lines were sent too, as asked
     lines: int = 0  # non-blank lines read
     sent: int = 0
     delivered: int = 0
@@ -45,7 +46,7 @@ class PublishReport:
 
     @property
     def ok(self) -> bool:
-        return self.invalid == 0 and self.delivery_errors == 0 and self.delivered == self.sent
+        return (self.invalid == 0 or self.invalid_sent) and self.delivery_errors == 0 and self.delivered == self.sent
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "ok": self.ok}, indent=2)
@@ -60,7 +61,8 @@ class PublishReport:
                        f"in {self.duration_s:.2f} s ({rate:,.0f}/s)")
         if self.invalid:
             reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(self.invalid_by_reason.items()))
-            out.append(f"invalid      {self.invalid:,} lines the job would reject ({reasons})")
+            sent = ", sent as asked (--send-invalid): the job writes them to the DLQ" if self.invalid_sent else ""
+            out.append(f"invalid      {self.invalid:,} lines the job would reject ({reasons}){sent}")
             out += [f"  {line}" for line in self.invalid_samples]
             if self.invalid > len(self.invalid_samples):
                 out.append(f"  ... and {self.invalid - len(self.invalid_samples):,} more (`--check` lists every one)")
@@ -109,6 +111,7 @@ def publish(lines: Iterable[Line], send: Send, flush: Callable[[float], int], re
     `flush(timeout_s)` waits for the answers and returns how many never came."""
     reasons: Counter[str] = Counter()
     t0 = time.monotonic()
+    report.invalid_sent = send_invalid and not check_only
 
     def done(err: str | None) -> None:
         if err is None:

@@ -82,6 +82,10 @@ def test_send_invalid_sends_them_too_and_check_sends_nothing() -> None:
     b = Broker()
     r = publish(body, b.send, b.flush, PublishReport("transactions", "t"), send_invalid=True)
     assert [v for _, v in b.sent] == [json.dumps(good).encode(), b"{not json"] and r.invalid == 1
+    # Sent as asked: the command did what it was told (exit 0), and says where they go.
+    assert r.ok and "sent as asked (--send-invalid)" in r.human() and "result       OK" in r.human()
+    r = publish(body, Broker().send, Broker().flush, PublishReport("transactions", "t"))
+    assert not r.ok and "sent as asked" not in r.human()  # without the flag an invalid line is an error
     b = Broker()
     r = publish(
         body, b.send, b.flush, PublishReport("transactions", "t", checked_only=True), check_only=True, send_invalid=True
