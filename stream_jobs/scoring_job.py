@@ -44,22 +44,19 @@ class ProcessBatch(ScalarFunction):
     """Runs the scoring pipeline on each Arrow batch the Python worker receives.
 
     Flink gives each source its own copy of this function (the union is planned
-    below it), the copies of one slot sharing one Python process. A tick asks
-    every pipeline of its process for what is due while no records come (the
-    last metrics window of a burst)."""
+    below it), the copies of one slot sharing one Python process and, through
+    `share_metrics`, one metrics window: the tick source's copy closes it when
+    it is due and no records come (the last window of a burst)."""
 
     def open(self, function_context) -> None:
         from lepton_stream.pipeline import build_pipeline
-        from lepton_stream.pipeline.scoring_pipeline import tick_with_others
 
         logs.configure()
-        self.pipeline = build_pipeline(Settings.from_env())
-        tick_with_others(self.pipeline)
+        self.pipeline = build_pipeline(Settings.from_env(), share_metrics=True)
 
     def eval(self, topics: pd.Series, keys: pd.Series, values: pd.Series, partitions: pd.Series,
              offsets: pd.Series) -> pd.DataFrame:
         from lepton_stream.pipeline import RawRecord
-        from lepton_stream.pipeline.scoring_pipeline import tick_all
 
         t, k, v, p, o = topics.tolist(), keys.tolist(), values.tolist(), partitions.tolist(), offsets.tolist()
         n = len(t)
@@ -71,7 +68,7 @@ class ProcessBatch(ScalarFunction):
             records = [RawRecord(k[i], v[i], t[i], int(p[i]), int(o[i])) for i in rows]
             placed = [(rows[out.origin], out) for out in self.pipeline.process(records)]
         if ticks:
-            placed += [(ticks[0], out) for out in tick_all()]
+            placed += [(ticks[0], out) for out in self.pipeline.tick()]
         out_topics: list[list[str]] = [[] for _ in range(n)]
         out_keys: list[list[bytes]] = [[] for _ in range(n)]
         out_values: list[list[bytes]] = [[] for _ in range(n)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,20 +51,21 @@ class ScoringPipeline:
         return [out for stage in self.stages if isinstance(stage, MetricsStage) for out in stage.tick()]
 
 
-# The pipelines of this process that a tick reaches: the Flink job gives each source its
-# own copy of the batch step, and the copy under the tick source has none of the records.
-# A module's global, not the job's: the job's own module reaches each copy by value.
-_TICKED: list[ScoringPipeline] = []
+# The Flink job gives each source its own copy of the batch step, the copies of one slot
+# sharing a Python process; they share this process's metrics stage, so that a task's
+# record counts all it did (one task_id, one record per window), and a tick that reaches
+# the tick source's copy closes the window the others counted.
+_shared_metrics: dict[str, MetricsStage] = {}
+_shared_lock = threading.Lock()  # the copies open on threads of their own, at once
 
 
-def tick_with_others(pipeline: ScoringPipeline) -> None:
-    """Have `tick_all` reach `pipeline`."""
-    _TICKED.append(pipeline)
-
-
-def tick_all() -> list[OutRecord]:
-    """What every pipeline of this process given to `tick_with_others` has due (origin 0)."""
-    return [out for pipeline in list(_TICKED) for out in pipeline.tick()]
+def _metrics_stage(settings: Settings, shared: bool) -> MetricsStage:
+    if not shared:
+        return MetricsStage(settings, kafka_lag(settings.kafka_bootstrap), settings.job.metrics_interval_s)
+    with _shared_lock:
+        if "job" not in _shared_metrics:
+            _shared_metrics["job"] = _metrics_stage(settings, shared=False)
+        return _shared_metrics["job"]
 
 
 def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
@@ -76,7 +78,9 @@ def feature_stats_from_repo(settings: Settings) -> Callable[[str], tuple[np.ndar
     return stats
 
 
-def build_pipeline(settings: Settings) -> ScoringPipeline:
+def build_pipeline(settings: Settings, share_metrics: bool = False) -> ScoringPipeline:
+    """The pipeline `settings` ask for; `share_metrics`: with the process's other pipelines
+    built so (the Flink job's)."""
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
     from lepton_stream.models.roles import RolesFile
     from lepton_stream.observability.metrics_http import start_exporter
@@ -86,7 +90,7 @@ def build_pipeline(settings: Settings) -> ScoringPipeline:
 
     # Each process running a pipeline (a Flink Python worker, the consumer loop) serves /metrics.
     start_exporter(settings, "job", settings.oncall.job_metrics_port)
-    metrics = MetricsStage(settings, kafka_lag(settings.kafka_bootstrap), settings.job.metrics_interval_s)
+    metrics = _metrics_stage(settings, share_metrics)
     if settings.job.pipeline == "passthrough":
         return ScoringPipeline([ParseStage(settings), PassthroughStage(settings), metrics])
     if settings.job.pipeline != "scoring":

@@ -99,26 +99,20 @@ def test_the_last_window_of_a_burst_is_written_on_a_tick_without_waiting_for_the
     assert pipe.tick() == []  # written once; the next window has counted nothing
 
 
-def test_the_jobs_batch_step_puts_each_output_on_its_records_row_and_tick_outputs_on_a_tick_row(monkeypatch):
+def test_the_jobs_batch_step_puts_each_output_on_its_records_row_and_tick_outputs_on_a_tick_row():
     import pandas as pd
 
-    from lepton_stream.pipeline import scoring_pipeline
     from stream_jobs.scoring_job import ProcessBatch
 
-    class Echo:  # one output per record, and one due on each tick
-        def __init__(self, name: bytes) -> None:
-            self.name = name
-
+    class Echo:  # one output per record, and two due on each tick
         def process(self, records):
             return [OutRecord("scores", r.key or b"", r.value or b"", i) for i, r in enumerate(records)]
 
         def tick(self):
-            return [OutRecord("pipeline-metrics", self.name, b"{}", 0)]
+            return [OutRecord("pipeline-metrics", name, b"{}", 0) for name in (b"tx", b"labels")]
 
-    # Each source's copy of the step has its own pipeline; a tick asks all of the process's.
     step = ProcessBatch()
-    step.pipeline = Echo(b"tx")
-    monkeypatch.setattr(scoring_pipeline, "_TICKED", [step.pipeline, Echo(b"labels")])
+    step.pipeline = Echo()
 
     def run(rows):
         return step.eval(*(pd.Series(list(c)) for c in zip(*rows, strict=True)))
@@ -130,6 +124,19 @@ def test_the_jobs_batch_step_puts_each_output_on_its_records_row_and_tick_output
     mixed = run([("tx", b"a", b"1", 0, 7), ("x", b"x", b"x", -1, 0), ("tx", b"b", b"2", 1, 3)])
     assert mixed["t"].tolist() == [["scores"], ["pipeline-metrics", "pipeline-metrics"], ["scores"]]
     assert mixed["v"].tolist() == [[b"1"], [b"{}", b"{}"], [b"2"]]
+
+
+def test_the_jobs_copies_of_the_batch_step_share_one_metrics_window(monkeypatch):
+    # One copy per source in one Python process: one task_id, so one record per window,
+    # not one per copy that the views (last record per task) would flip between.
+    from lepton_stream.pipeline import scoring_pipeline
+
+    monkeypatch.setattr(scoring_pipeline, "_shared_metrics", {})
+    monkeypatch.setattr(scoring_pipeline, "kafka_lag", lambda bootstrap: None)
+    s = Settings()
+    first = scoring_pipeline._metrics_stage(s, shared=True)
+    assert scoring_pipeline._metrics_stage(s, shared=True) is first
+    assert scoring_pipeline._metrics_stage(s, shared=False) is not first
 
 
 def test_passthrough_floor_scores_each_valid_event_zero_and_still_rejects_bad_ones():
