@@ -27,13 +27,20 @@ from tests.integration.conftest import read_json
 pytestmark = pytest.mark.integration
 
 
-def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_path):
+def _own_topics(stack, tag: str, metrics_interval_s: float):
+    """Settings with topics and a consumer group of the test's own, and its run id."""
     run = uuid.uuid4().hex[:6]
     topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
                                     dlq=f"dlq-{run}", pipeline_metrics=f"metrics-{run}")
-    s = stack.replace(topics=topics, consumer_group=f"job-{run}", metrics_interval_s=0.0)
+    s = stack.replace(topics=topics, consumer_group=f"{tag}-{run}", metrics_interval_s=metrics_interval_s)
     create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
     wait_topics_ready(s.kafka_bootstrap, topics.all())
+    return s, run
+
+
+def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_path):
+    s, run = _own_topics(stack, "job", metrics_interval_s=0.0)
+    topics = s.topics
 
     events, expected_dlq = [], Counter()
     p = producer(s.kafka_bootstrap)
@@ -101,12 +108,8 @@ def test_job_scores_every_valid_event_once_and_rejects_the_bad_ones(stack, tmp_p
 def test_pipeline_metrics_count_the_last_burst_without_waiting_for_the_next_event(stack, tmp_path):
     # A metrics window closes when a batch comes after its interval, or on the tick source's
     # rows when none comes: the last burst before a quiet spell is counted all the same.
-    run = uuid.uuid4().hex[:6]
-    topics = stack.topics.__class__(transactions=f"tx-{run}", scores=f"scores-{run}", risk_alerts=f"alerts-{run}",
-                                    dlq=f"dlq-{run}", pipeline_metrics=f"metrics-{run}")
-    s = stack.replace(topics=topics, consumer_group=f"tick-{run}", metrics_interval_s=2.0)
-    create_topics(s.kafka_bootstrap, topics, s.endpoints.partitions)
-    wait_topics_ready(s.kafka_bootstrap, topics.all())
+    s, run = _own_topics(stack, "tick", metrics_interval_s=2.0)
+    topics = s.topics
     now = int(time.time() * 1000)
     events = [ev.event for ev in SimpleGenerator(cards=10, seed=7, id_prefix=run).stream(40, now - 60_000, 10.0)]
     p = producer(s.kafka_bootstrap)
