@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import threading
 from pathlib import Path
 
 from prometheus_client import start_http_server
@@ -27,6 +28,7 @@ from lepton_stream.observability.metrics import PROCESS
 
 log = logs.get("lepton.metrics")
 _started: dict[str, int] = {}  # role -> port, per process: open() may run once per UDF instance
+_starting = threading.Lock()
 
 
 def targets_dir(s: Settings) -> Path:
@@ -36,6 +38,11 @@ def targets_dir(s: Settings) -> Path:
 def start_exporter(s: Settings, role: str, base_port: int, span: int | None = None) -> int | None:
     """Serve this process's metrics on the first free port from `base_port`; returns
     it, or None when every port of the span is taken (metrics must never stop the job)."""
+    with _starting:  # the job's copies of its batch step open at once, on threads of their own
+        return _start(s, role, base_port, span)
+
+
+def _start(s: Settings, role: str, base_port: int, span: int | None) -> int | None:
     if role in _started:  # a second pipeline in this process (or another home in tests)
         write_target(s, role, _started[role])
         return _started[role]

@@ -121,6 +121,32 @@ def test_exporter_takes_the_next_port_when_its_base_is_taken(tmp_path):
     assert np.isfinite(_value("lepton_process_info", role="unit-test", pid=str(__import__("os").getpid())))
 
 
+def test_pipelines_opening_at_once_start_one_exporter(tmp_path, monkeypatch):
+    # The job's copies of its batch step open on threads of their own at the same time.
+    import threading
+    import time
+
+    from lepton_stream.observability import metrics_http as exporter
+
+    started = []
+
+    def slow_start(port, addr):  # a server that takes a moment to bind, as a loaded machine's does
+        time.sleep(0.05)
+        started.append(port)
+
+    monkeypatch.setattr(exporter, "start_http_server", slow_start)
+    monkeypatch.setattr(exporter, "_started", {})
+    s = Settings().replace(home=tmp_path)
+    ports: list = []
+    threads = [threading.Thread(target=lambda: ports.append(exporter.start_exporter(s, "race", 40_000, span=8)))
+               for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(started) == 1 and ports == [started[0]] * 5
+
+
 def test_the_producer_meter_adds_only_what_is_new():
     from types import SimpleNamespace
 
