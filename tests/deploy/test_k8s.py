@@ -135,7 +135,9 @@ def test_python_driver_hands_the_job_its_arguments(rendered, tmp_path) -> None:
     args = list(fd["args"])
     args[args.index("-pyclientexec") + 1] = sys.executable
     probe = tmp_path / "probe.py"
-    probe.write_text("import sys\nprint('ARGV', sys.argv[1:])\n")
+    # The driver checks that the process it started is alive right after starting it: a
+    # probe that has already exited by then (a loaded machine) fails the run, so it waits.
+    probe.write_text("import sys, time\nprint('ARGV', sys.argv[1:], flush=True)\ntime.sleep(3)\n")
     args[args.index("-py") + 1] = str(probe)
     run = subprocess.run([shutil.which("java") or "java", "-cp", f"{pyflink / 'lib'}/*:{jar}", fd["entryClass"], *args],
                          capture_output=True, text=True, timeout=120)
