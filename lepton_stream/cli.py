@@ -44,7 +44,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from lepton_stream.views.status import render
 
-    return render(_settings(args))
+    return render(_settings(args), as_json_object=args.json)
 
 
 def cmd_alerts_tail(args: argparse.Namespace) -> int:
@@ -483,8 +483,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--monitoring", action="store_true", help="also start Prometheus (rules of monitoring/)")
     p.set_defaults(fn=cmd_up)
     sub.add_parser("down", help="stop what `up` started, by PID").set_defaults(fn=cmd_down)
-    sub.add_parser("status", help="each part's health, lag per partition, throughput, p99, alert rate"
-                   ).set_defaults(fn=cmd_status)
+    st = sub.add_parser("status", help="each part's health (the scoring job's too), lag per partition, "
+                        "throughput, p99, alert rate; exit 1 when a part is unhealthy")
+    st.add_argument("--json", action="store_true", help="one JSON object (docs/oncall.md), for scripts")
+    st.set_defaults(fn=cmd_status)
     _add_oncall_commands(sub)
     p = sub.add_parser("demo", help="the end-to-end demo: stack, job, simulated traffic, summary")
     p.add_argument("--events", type=int, default=5000)

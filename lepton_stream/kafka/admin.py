@@ -40,10 +40,19 @@ def broker_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
     return bool(md.brokers)
 
 
-def describe(bootstrap: str) -> str:
+def describe(bootstrap: str, ours: Sequence[str] = ()) -> str:
+    """Brokers and topics; of the topics, Lepton Stream's own by name (and any missing),
+    the rest counted: a shared cluster's hundreds would bury them."""
     md = _admin(bootstrap).list_topics(timeout=3)
-    topics = sorted(t for t in md.topics if not t.startswith("__"))
-    return f"{len(md.brokers)} broker(s), {len(topics)} topics: {', '.join(topics)}"
+    topics = {t for t in md.topics if not t.startswith("__")}
+    present, missing = [t for t in ours if t in topics], [t for t in ours if t not in topics]
+    others = len(topics - set(ours))
+    text = f"{len(md.brokers)} broker(s), {len(topics)} topics"
+    if present:
+        text += f"; ours: {', '.join(present)}"
+    if missing:
+        text += f"; MISSING: {', '.join(missing)} (`lepton-stream up` creates them)"
+    return text + (f"; {others} other(s)" if others and ours else "")
 
 
 def create_topics(bootstrap: str, topics: Topics | Sequence[str], partitions: int,

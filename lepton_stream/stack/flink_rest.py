@@ -50,6 +50,31 @@ def running_job(rest: str) -> str:
     return running[0]
 
 
+def job_health(rest: str, now_ms: int, name: str = "lepton-scoring") -> dict | None:
+    """The running (or restarting, failing) job called `name` at `rest`: its state,
+    uptime, tasks, restarts and checkpoint counts; None when there is none. OSError
+    when nothing answers."""
+    jobs = [j for j in call(rest, "/jobs/overview", timeout_s=2.0)["jobs"]
+            if j.get("name") == name and j.get("state") not in ("FINISHED", "CANCELED", "FAILED")]
+    if not jobs:
+        return None
+    job = max(jobs, key=lambda j: j.get("start-time", 0))
+    jid = job["jid"]
+    metrics = {m["id"]: m["value"] for m in call(rest, f"/jobs/{jid}/metrics?get=numRestarts", timeout_s=2.0)}
+    ck = call(rest, f"/jobs/{jid}/checkpoints", timeout_s=2.0)
+    counts = ck.get("counts") or {}
+    done = (ck.get("latest") or {}).get("completed") or {}
+    acked = done.get("latest_ack_timestamp")
+    tasks = job.get("tasks") or {}
+    return {"name": name, "job_id": jid, "state": job["state"],
+            "uptime_s": max(0.0, (now_ms - job.get("start-time", now_ms)) / 1000),
+            "tasks_running": tasks.get("running", 0), "tasks_total": tasks.get("total", 0),
+            "restarts": int(metrics.get("numRestarts", 0)),
+            "checkpoints": {"completed": counts.get("completed", 0), "failed": counts.get("failed", 0),
+                            "last_completed_age_s": None if not acked else max(0.0, (now_ms - acked) / 1000),
+                            "last_duration_ms": done.get("end_to_end_duration")}}
+
+
 def vertices(rest: str, job_id: str) -> list[Vertex]:
     return [Vertex(v["id"], v["name"], int(v["parallelism"])) for v in call(rest, f"/jobs/{job_id}")["vertices"]]
 

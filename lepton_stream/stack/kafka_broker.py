@@ -116,4 +116,4 @@ replica.fetch.max.bytes={MAX_RECORD_BYTES}
     def health(self, s: Settings) -> str:
         from lepton_stream.kafka.admin import describe
 
-        return describe(s.kafka_bootstrap)
+        return describe(s.kafka_bootstrap, s.topics.all())

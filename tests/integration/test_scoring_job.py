@@ -21,6 +21,7 @@ from lepton_stream.stack import flink_cds
 from lepton_stream.stack.flink_patch import lib_with_patch
 from lepton_stream.stack.job_process import start_job, stop_job, wait_job
 from lepton_stream.stack.processes import last_line
+from lepton_stream.views.status import collect
 from producers.simple import MALFORMED_KINDS, SimpleGenerator, malformed
 from tests.integration.conftest import read_json
 
@@ -140,5 +141,14 @@ def test_pipeline_metrics_count_the_last_burst_without_waiting_for_the_next_even
 
         wait_for("every event counted in pipeline-metrics", lambda: counted() >= 40, 20)
         assert counted() == 40
+        # `status` finds the running job through its REST API, checkpoints completing.
+        st = collect(s)
+        part = next(x for x in st["parts"] if x["name"] == "scoring job")
+        assert part["state"] == "healthy", part
+        assert st["job"]["state"] == "RUNNING" and st["job"]["checkpoints"]["completed"] > 0
+        assert st["job"]["checkpoints"]["last_completed_age_s"] < 10 and st["job"]["restarts"] == 0
+        assert sum(t["scored"] for t in st["tasks"]) > 0
     finally:
         stop_job(job)
+    part = next(x for x in collect(s)["parts"] if x["name"] == "scoring job")
+    assert part["state"] == "not running", part

@@ -53,6 +53,47 @@ def test_status_shows_parts_lag_throughput_p99_and_alert_rate(s, capsys):
         assert text in out, text
 
 
+def test_status_json_counts_current_tasks_only_and_names_the_job(s, capsys):
+    # Task "fresh" wrote a window just now; task "gone" last wrote two minutes ago (it has
+    # counted nothing since, or its worker is gone): its rate is history, not throughput.
+    now = int(time.time() * 1000)
+    p = producer(s.kafka_bootstrap)
+    for task, end, events in (("scoring/h/1", now, 1000), ("scoring/h/2", now - 120_000, 4000)):
+        rec = {"task_id": task, "window_start": end - 5000, "window_end": end, "events_in": events,
+               "scored": events, "alerts": 5, "dlq": 0, "labels": 0, "latency_ms": {"p50": 50.0, "p99": 90.0},
+               "batches": 2, "lag": {}, "schema_version": 1}
+        p.produce(s.topics.pipeline_metrics, key=task.encode(), value=json.dumps(rec).encode())
+    # What another writer got wrong is shown as it is and counts nothing.
+    p.produce(s.topics.pipeline_metrics, key=b"x", value=b'{"task_id": "odd", "window_end": "soon"}')
+    assert p.flush(10) == 0
+    assert main(["status", "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["healthy"] is True
+    parts = {x["name"]: x for x in st["parts"]}
+    assert {"kafka", "redis", "triton", "exporter", "monitor", "prometheus", "scoring job"} <= set(parts)
+    assert "ours: " in parts["kafka"]["detail"] and s.topics.dlq in parts["kafka"]["detail"]
+    assert parts["scoring job"]["required"] is False
+    tasks = {t["task_id"]: t for t in st["tasks"]}
+    assert set(tasks) == {"scoring/h/1", "scoring/h/2"}
+    assert tasks["scoring/h/1"]["current"] and not tasks["scoring/h/2"]["current"]
+    assert tasks["scoring/h/2"]["age_s"] >= 119
+    assert st["summary"]["events_per_s"] == 200.0 and st["summary"]["tasks_reporting"] == 1
+    assert st["summary"]["alerts_per_min"] == 60.0 and st["summary"]["tasks_seen"] == 2
+    assert {r["topic"] for r in st["lag"]} == {s.topics.transactions, s.topics.fraud_labels}
+
+
+def test_status_says_the_job_is_idle_when_no_task_has_counted_lately(s, capsys):
+    old = int(time.time() * 1000) - 300_000
+    rec = {"task_id": "scoring/h/9", "window_start": old - 5000, "window_end": old, "events_in": 50, "scored": 50,
+           "alerts": 0, "dlq": 0, "latency_ms": {"p50": 10.0, "p99": 20.0}, "batches": 1, "lag": {}}
+    p = producer(s.kafka_bootstrap)
+    p.produce(s.topics.pipeline_metrics, key=b"scoring/h/9", value=json.dumps(rec).encode())
+    assert p.flush(10) == 0
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "no events counted since" in out and "throughput 0 events/s" in out and "scoring job" in out
+
+
 def test_dlq_show_lists_reasons(s, capsys):
     p = producer(s.kafka_bootstrap)
     for i, code in enumerate(["invalid_json", "unknown_currency", "invalid_json"]):
