@@ -9,6 +9,7 @@ from typing import Any
 
 from lepton_stream import logs
 from lepton_stream.config import Settings, SettingsError
+from lepton_stream.jsonout import dumps
 from lepton_stream.kafka.retention import REBUILD_SINCE_DAYS
 
 
@@ -149,17 +150,14 @@ def cmd_load_profiles(args: argparse.Namespace) -> int:
 
 
 def cmd_features_get(args: argparse.Namespace) -> int:
-    import json
-
     from lepton_stream.feature_store.redis_windows import RedisWindowStore
 
     s = _settings(args)
-    print(json.dumps(RedisWindowStore.from_settings(s).describe(args.card, args.terminal, args.at), indent=2))
+    print(dumps(RedisWindowStore.from_settings(s).describe(args.card, args.terminal, args.at), indent=2))
     return 0
 
 
 def cmd_features_rebuild(args: argparse.Namespace) -> int:
-    import json
     import time
 
     from lepton_stream.feature_store.rebuild import StoreLayoutError, bar, parse_since, rebuild
@@ -178,7 +176,7 @@ def cmd_features_rebuild(args: argparse.Namespace) -> int:
         print(f"lepton-stream features rebuild: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(report.to_dict()))
+        print(dumps(report.to_dict()))
     else:
         print(f"\nrebuilt the feature store from {s.topics.transactions}, {s.topics.fraud_labels} and "
               f"{s.topics.credit_profiles}: {report.events:,} events ({report.transactions:,} transactions, "
@@ -396,7 +394,6 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_backtest(args: argparse.Namespace) -> int:
-    import json
     import time
 
     from lepton_stream.feature_store.rebuild import bar, parse_since
@@ -419,7 +416,7 @@ def cmd_rules_backtest(args: argparse.Namespace) -> int:
         return 1
     if not quiet:
         print(file=sys.stderr)  # past the progress bar's line
-    print(json.dumps(report.to_dict()) if args.json else report.human())
+    print(dumps(report.to_dict()) if args.json else report.human())
     return 0
 
 

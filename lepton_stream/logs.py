@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 
+from lepton_stream.jsonout import dumps
 from lepton_stream.schemas.pan import mask_card_numbers
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -26,7 +26,7 @@ class JsonFormatter(logging.Formatter):
             out["exc"] = self.formatException(record.exc_info)
         # The last line of defence: whatever a message or an exception carries, no
         # card number leaves the process in a log line.
-        return mask_card_numbers(json.dumps(out, default=str))
+        return mask_card_numbers(dumps(out, default=str))
 
 
 def configure(level: str = "INFO", stream=None) -> None:

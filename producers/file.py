@@ -11,7 +11,6 @@ keeps the first score of a tx_id and drops the same content sent again
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -20,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lepton_stream.jsonout import dumps
 from lepton_stream.kafka.limits import MAX_RECORD_BYTES
 from lepton_stream.schemas.label import Label, parse_label
 from lepton_stream.schemas.pan import mask_card_numbers
@@ -49,7 +49,7 @@ class PublishReport:
         return (self.invalid == 0 or self.invalid_sent) and self.delivery_errors == 0 and self.delivered == self.sent
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "ok": self.ok}, indent=2)
+        return dumps({**asdict(self), "ok": self.ok}, indent=2)
 
     def human(self) -> str:
         rate = self.delivered / self.duration_s if self.duration_s else 0.0

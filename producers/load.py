@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from confluent_kafka import KafkaError, Message
 
+from lepton_stream.jsonout import dumps
 from lepton_stream.kafka.clients import producer
 from lepton_stream.observability.producer import ProducerMeter
 from producers.malformed import MALFORMED_KINDS, malformed
@@ -93,7 +94,7 @@ class LoadReport:
     error_samples: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return dumps(asdict(self), indent=2)
 
     def human(self) -> str:
         target = "max" if not self.target_rate else f"{self.target_rate:,.0f}/s"

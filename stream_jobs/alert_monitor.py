@@ -37,7 +37,6 @@ Run: `python -m stream_jobs.alert_monitor` (settings from LEPTON_* as everywhere
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -51,6 +50,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
+from lepton_stream.jsonout import dumps
 from lepton_stream.kafka.security import faust_credentials
 from lepton_stream.observability import metrics as m
 from lepton_stream.observability.metrics_http import write_target
@@ -140,7 +140,7 @@ def create_app(s: Settings) -> faust.App:
         if pages_t.get(page.key) is not None or not is_fresh(page.minute, time.time_ns() // 1_000_000):
             return
         pages_t[page.key] = page.to_dict()
-        await pages_topic.send(key=page.kind.encode(), value=json.dumps(page.to_dict()).encode())
+        await pages_topic.send(key=page.kind.encode(), value=dumps(page.to_dict()).encode())
         m.MONITOR_PAGES.labels(page.kind).inc()
         log.warning("page sent", extra={"kind": page.kind, "minute": page.minute, "summary": page.summary})
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from lepton_stream.bench.harness import bench_stack, read_all
 from lepton_stream.bench.saturation import LOOP_THROUGHPUT, backlog, run_loop
 from lepton_stream.config import REPO_ROOT, Settings
+from lepton_stream.jsonout import dumps
 from lepton_stream.models import repository, roles
 
 LIMIT = 1.20  # the challenger may cost at most 20 % more CPU per scored transaction
@@ -109,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         with bench_stack(model_repo=repo) as s:
             result = challenger_cpu(s, events, args.repeats, say=lambda line: print(line, file=sys.stderr))
     result = {"date": time.strftime("%Y-%m-%d"), **result}
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    Path(args.out).write_text(dumps(result, indent=2) + "\n")
+    print(dumps(result, indent=2))
     return 0 if result["within_limit"] else 1
 
 

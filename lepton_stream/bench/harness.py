@@ -147,11 +147,12 @@ def server_rss_mb(s: Settings) -> dict[str, int]:
     return {part: round(rss_mb(group_pids(v["pid"]))) for part, v in state.items()}
 
 
-def percentiles(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float]:
+def percentiles(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float | None]:
+    """None for each when there is nothing to rank (a run without alerts)."""
     import numpy as np
 
     if not values:
-        return {f"p{q}": float("nan") for q in qs}
+        return {f"p{q}": None for q in qs}
     return {f"p{q}": round(float(np.percentile(values, q)), 1) for q in qs}
 
 

@@ -66,7 +66,8 @@ def latency_plot(result: dict[str, Any], path: Path) -> Path | None:
                 continue
             label = f"{s['runner']} {s['pipeline']} p{s.get('parallelism', 1)}, bundle {s.get('bundle_time_ms')} ms"
             for q, style in (("p50", "-"), ("p99", "--")):
-                ax.plot([r["target_per_s"] for r in rows], [r[key][q] for r in rows], style, marker="o",
+                ys = [float("nan") if r[key][q] is None else r[key][q] for r in rows]  # no alerts: no point
+                ax.plot([r["target_per_s"] for r in rows], ys, style, marker="o",
                         color=f"C{i}", label=f"{label} {q}")
         ax.set_xlabel("offered rate (events / s)")
         ax.set_ylabel("ms")

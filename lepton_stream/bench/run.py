@@ -13,6 +13,7 @@ from pathlib import Path
 from lepton_stream.bench import latency, plots, saturation, store_cpu, store_memory
 from lepton_stream.bench.harness import bench_stack, server_rss_mb
 from lepton_stream.config import REPO_ROOT
+from lepton_stream.jsonout import dumps
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 # Each section of the results, and the `skip` name that leaves it out.
@@ -379,9 +380,9 @@ def summarize(r: dict) -> str:
             for x in run["rates"]:
                 lines.append(
                     f"| {x['sent_per_s']:,} | {run['bundle_time_ms']} | {run['checkpoint_interval_ms']} | "
-                    f"{x['event_to_score_ms']['p50']:.0f} / {x['event_to_score_ms']['p99']:.0f} | "
-                    f"{x['event_to_alert_ms']['p50']:.0f} / {x['event_to_alert_ms']['p99']:.0f} | "
-                    f"{x['event_to_visible_score_ms']['p50']:.0f} / {x['event_to_visible_score_ms']['p99']:.0f} |")
+                    f"{_ms(x['event_to_score_ms'], 'p50')} / {_ms(x['event_to_score_ms'], 'p99')} | "
+                    f"{_ms(x['event_to_alert_ms'], 'p50')} / {_ms(x['event_to_alert_ms'], 'p99')} | "
+                    f"{_ms(x['event_to_visible_score_ms'], 'p50')} / {_ms(x['event_to_visible_score_ms'], 'p99')} |")
         lines.append("")
     if r.get("latency_compare"):
         lines += ["## Latency at 5,000/s: Flink, the loop, and the data plane alone", "",
@@ -390,9 +391,10 @@ def summarize(r: dict) -> str:
                   "visible (read_committed) p50/p99 ms |", "| --- | --- | ---: | ---: | ---: | ---: |"]
         for run in r["latency_compare"]:
             x = run["rates"][0]
+            vis = x["event_to_visible_score_ms"]
             lines.append(f"| {run['runner']} | {run['pipeline']} | {run['parallelism']} | {x['sent_per_s']:,} | "
-                         f"{x['event_to_score_ms']['p50']:.0f} / {x['event_to_score_ms']['p99']:.0f} | "
-                         f"{x['event_to_visible_score_ms']['p50']:.0f} / {x['event_to_visible_score_ms']['p99']:.0f} |")
+                         f"{_ms(x['event_to_score_ms'], 'p50')} / {_ms(x['event_to_score_ms'], 'p99')} | "
+                         f"{_ms(vis, 'p50')} / {_ms(vis, 'p99')} |")
         lines.append("")
     if "latency" in r and r["latency"]["rates"]:
         rss = r["latency"]["rates"][-1]["rss_mb_at_end"]
@@ -471,5 +473,5 @@ def summarize(r: dict) -> str:
 
 def main() -> int:
     result = run_bench(BenchOptions())
-    print(json.dumps(result, indent=2))
+    print(dumps(result, indent=2))
     return 0

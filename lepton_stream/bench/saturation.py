@@ -18,6 +18,7 @@ from typing import Any
 
 from lepton_stream.bench.harness import CpuSampler, PeakRss, cpu_per_tx, read_all, stack_roles, with_topics
 from lepton_stream.config import Settings
+from lepton_stream.jsonout import dumps
 from lepton_stream.kafka.clients import producer
 from lepton_stream.stack.job_process import start_job, stop_job, wait_job
 from lepton_stream.stack.processes import group_pids
@@ -171,4 +172,4 @@ def head_to_head(base: Settings, events: list[dict], repeats: int, say=print, pi
 
 def write(result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path.write_text(dumps(result, indent=2) + "\n")

@@ -23,6 +23,7 @@ import onnxruntime as ort
 
 from lepton_stream.config import Settings
 from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
+from lepton_stream.jsonout import dumps
 from lepton_stream.models import compare, gate, triton_key
 from lepton_stream.models import roles as roles_
 
@@ -142,7 +143,7 @@ def _write_version(source: Path, s: Settings, name: str, report: dict, verdict: 
         "feature_std": report.get(key, {}).get("feature_std"),
         "training": report.get("config"), "metrics": metrics,
     }
-    (staging / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (staging / "metadata.json").write_text(dumps(meta, indent=2) + "\n")
     staging.rename(s.endpoints.model_repo / name / str(version))
     return version
 

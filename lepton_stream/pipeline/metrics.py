@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lepton_stream.config import Settings
+from lepton_stream.jsonout import dumps
 from lepton_stream.observability.pipeline import observe_batch, observe_lag
 from lepton_stream.pipeline.batch import Batch, OutRecord
 
@@ -116,7 +116,7 @@ class MetricsStage:
             "schema_version": 1,
         }
         observe_lag(lag)
-        return json.dumps(body, separators=(",", ":")).encode()
+        return dumps(body, separators=(",", ":")).encode()
 
 
     def _rule_hits(self) -> list[dict]:
@@ -162,7 +162,7 @@ def store_lost_reporter(s: Settings, task_id: str) -> Callable[[str], None]:
         now = int(time.time() * 1000)
         body = {"task_id": task_id, "window_start": now, "window_end": now, "feature_store": "lost",
                 "feature_store_reason": reason, "schema_version": 1}
-        made[0].produce(s.topics.pipeline_metrics, json.dumps(body, separators=(",", ":")).encode(),
+        made[0].produce(s.topics.pipeline_metrics, dumps(body, separators=(",", ":")).encode(),
                         task_id.encode())
         made[0].flush(5)
 

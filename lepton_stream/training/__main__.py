@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from lepton_stream.jsonout import dumps
 from lepton_stream.training.run import EXTRA_TRAIN_SEEDS, UNSEEN_SEEDS, TrainConfig, train_all
 from producers.simulator import SimulationConfig
 
@@ -44,7 +44,7 @@ def main() -> int:
     summary["fraud_mlp"] = {k: v for k, v in summary["fraud_mlp"].items() if not k.startswith("feature_")}
     summary["credit_mlp"] = {k: v for k, v in report["credit_mlp"].items() if k != "by_decile"}
     summary["unseen_worlds"] = {k: v for k, v in report["unseen_worlds"].items() if k != "by_world"}
-    print(json.dumps(summary, indent=2))
+    print(dumps(summary, indent=2))
     return 0
 
 

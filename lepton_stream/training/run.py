@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from lepton_stream.features.definitions import CREDIT_FEATURES, FRAUD_FEATURES
+from lepton_stream.jsonout import dumps
 from lepton_stream.training.credit import calibration_figures, credit_report
 from lepton_stream.training.dataset import HANDBOOK_FEATURES, day_number, handbook_split
 from lepton_stream.training.export import export_onnx, onnx_predict
@@ -140,7 +141,7 @@ def train_all(cfg: TrainConfig, out: Path) -> dict:
     report["unseen_worlds"] = unseen
     report["features"] = {"fraud": ff, "credit": cf}
     report["seconds"] = round(time.monotonic() - t0, 1)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.json").write_text(dumps(report, indent=2) + "\n")
     return report
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter, deque
@@ -15,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lepton_stream.config import Settings
+from lepton_stream.jsonout import dumps
 from lepton_stream.views.topic_tail import as_json, console, follow
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "dark_orange", "low": "yellow"}
@@ -122,7 +122,7 @@ def _tail_json(s: Settings, flt: AlertFilter, from_beginning: bool, limit: int |
         for msg in follow(s.kafka_bootstrap, s.topics.risk_alerts, from_beginning):
             if msg is not None and (alert := as_json(msg.value())) is not None and flt.matches(alert) \
                     and firsts.first(alert):
-                sys.stdout.write(json.dumps(alert, separators=(",", ":")) + "\n")
+                sys.stdout.write(dumps(alert, separators=(",", ":")) + "\n")
                 sys.stdout.flush()
                 matched += 1
             if limit is not None and matched >= limit or timeout_s is not None and time.monotonic() - t0 > timeout_s:

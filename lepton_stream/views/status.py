@@ -4,7 +4,6 @@ records), as Rich tables or, with `--json`, one JSON object for scripts."""
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -14,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lepton_stream.config import Settings
+from lepton_stream.jsonout import dumps
 from lepton_stream.views.topic_tail import as_json, console, last_records
 
 # A task writes a window every `metrics_interval_s` while it counts anything (a tick
@@ -225,7 +225,7 @@ def collect(s: Settings) -> dict[str, Any]:
 def render(s: Settings, as_json_object: bool = False) -> int:
     st = collect(s)
     if as_json_object:
-        print(json.dumps(st))
+        print(dumps(st))
         return 0 if st["healthy"] else 1
     out = console()
     table = Table(title="parts", title_justify="left")
