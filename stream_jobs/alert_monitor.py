@@ -50,7 +50,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lepton_stream import logs
 from lepton_stream.config import Settings
-from lepton_stream.jsonout import dumps
+from lepton_stream.jsonout import dumps, finite
 from lepton_stream.kafka.security import faust_credentials
 from lepton_stream.observability import metrics as m
 from lepton_stream.observability.metrics_http import write_target
@@ -287,7 +287,7 @@ def create_app(s: Settings) -> faust.App:
 
     @app.page("/tables")
     async def tables(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        return web.json(snapshot())
+        return web.json(finite(snapshot()))
 
     @app.page("/ui")
     async def ui(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

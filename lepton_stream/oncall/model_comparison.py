@@ -5,25 +5,15 @@ refreshed every few seconds, and `/models` (JSON) with the roles and the figures
 from __future__ import annotations
 
 import asyncio
-import math
-from typing import Any
 
 import faust
 
 from lepton_stream.config import Settings
+from lepton_stream.jsonout import finite
 from lepton_stream.models import roles
 from lepton_stream.models.compare import Comparison, LiveComparison
 
 REFRESH_S = 5.0
-
-
-def _finite(obj: Any) -> Any:
-    """NaN (a figure not known yet) as null: JSON has no NaN."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    return obj
 
 
 def add_model_comparison(app: faust.App, s: Settings) -> None:
@@ -42,6 +32,6 @@ def add_model_comparison(app: faust.App, s: Settings) -> None:
     @app.page("/models")
     async def models(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         current = roles.read_roles(s.endpoints.model_repo)
-        return web.json({"roles": _finite(current.__dict__) if current else None,
-                         "comparison": _finite(last[0].to_dict()) if last else None,
+        return web.json({"roles": finite(current.__dict__) if current else None,
+                         "comparison": finite(last[0].to_dict()) if last else None,
                          "refresh_s": REFRESH_S})
