@@ -77,13 +77,20 @@ class PublishReport:
 Line = tuple[str, int, bytes]  # source name, line number, the line without its end
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def read_lines(paths: Iterable[str]) -> Iterator[Line]:
-    """Each non-blank line of each file ("-": stdin), as bytes."""
+    """Each non-blank line of each file ("-": stdin), as bytes. A byte order mark that
+    starts a file (editors on Windows write one) marks the file's encoding, not its
+    first record's: it is left out, as are line ends (LF or CRLF)."""
     for path in paths:
         stream = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115 (closed below)
         try:
             for n, raw in enumerate(stream, 1):
                 line = raw.rstrip(b"\r\n")
+                if n == 1 and line.startswith(UTF8_BOM):
+                    line = line[len(UTF8_BOM):]
                 if line.strip():
                     yield ("stdin" if path == "-" else path), n, line
         finally:

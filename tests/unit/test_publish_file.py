@@ -117,3 +117,17 @@ def test_blank_lines_are_skipped_and_line_numbers_kept(tmp_path: Path) -> None:
     f = tmp_path / "tx.jsonl"
     f.write_bytes(b'{"a": 1}\r\n\n   \n{"b": 2}\n')
     assert list(read_lines([str(f)])) == [(str(f), 1, b'{"a": 1}'), (str(f), 4, b'{"b": 2}')]
+
+
+def test_a_byte_order_mark_starting_a_file_is_not_part_of_its_first_record(tmp_path: Path) -> None:
+    # Editors on Windows start a UTF-8 file with one; inside a line it stays, and the
+    # parser refuses that line as the job would.
+    f = tmp_path / "tx.jsonl"
+    f.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\xef\xbb\xbf{"b": 2}\r\n')
+    assert list(read_lines([str(f)])) == [(str(f), 1, b'{"a": 1}'), (str(f), 2, b'\xef\xbb\xbf{"b": 2}')]
+    ev = events(1)[0]
+    f.write_bytes(b"\xef\xbb\xbf" + json.dumps(ev).encode() + b"\r\n")
+    sent: list[bytes] = []
+    report = publish(read_lines([str(f)]), lambda k, v, done: (sent.append(v), done(None)), lambda t: 0,
+                     PublishReport("transactions", "transactions"))
+    assert report.ok and report.delivered == 1 and json.loads(sent[0]) == ev
