@@ -265,6 +265,10 @@ class Oncall(_Section):
     monitor_port: int = 6066  # Faust alert monitor: /health, /metrics, /tables, /ui
     monitor_app_id: str = "lepton-alert-monitor"
     prometheus_port: int = 9090
+    # The scoring job's Flink REST API (host:port), which `status` and the stack exporter
+    # read: its state, restarts and checkpoints. Empty: this host's flink_rest_port,
+    # where a local job (`lepton-stream run`) serves it.
+    job_rest_address: str = ""
     latency_slo_ms: float = 1000.0  # event time -> score, p99
     spike_factor: float = 3.0  # alert rate / baseline rate that pages
     spike_min_alerts: int = 20  # ...with at least this many alerts in the minute
@@ -281,6 +285,11 @@ class Oncall(_Section):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.job_rest_address:
+            host, _, port = self.job_rest_address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in self.job_rest_address:
+                raise SettingsError(f"LEPTON_JOB_REST_ADDRESS={self.job_rest_address!r}: must be host:port "
+                                    "(the Flink REST API, no scheme or path), or empty for the local job")
         for name in ("rule_spike_window_min", "rule_baseline_min", "rule_spike_factor", "rule_spike_min_hits"):
             if not getattr(self, name) > 0:  # NaN too
                 raise SettingsError(f"LEPTON_{name.upper()}={getattr(self, name)}: must be positive")

@@ -66,6 +66,13 @@ COMPONENT_UP = Gauge("lepton_component_up", "1 if the part answers its health pr
 COMPONENT_PROBE_SECONDS = Gauge("lepton_component_probe_seconds", "Time of the last health probe", ["component"])
 REDIS_MEMORY = Gauge("lepton_redis_used_memory_bytes", "Redis INFO used_memory")
 REDIS_KEYS = Gauge("lepton_redis_keys", "Keys in the feature store database")
+# The scoring job, from its Flink REST API (the exporter's probe; NaN while no job answers).
+JOB_UP = Gauge("lepton_job_up", "1 if the scoring job answers its REST API and is RUNNING")
+JOB_CHECKPOINT_AGE = Gauge("lepton_job_checkpoint_age_seconds",
+                           "Seconds since the scoring job last completed a checkpoint (since it started, if none "
+                           "yet): its outputs become readable only then")
+JOB_CHECKPOINT_INTERVAL = Gauge("lepton_job_checkpoint_interval_seconds", "The scoring job's checkpoint interval")
+JOB_RESTARTS = Gauge("lepton_job_restarts_total", "Restarts of the running scoring job (Flink's numRestarts)")
 
 # --- alert monitor -----------------------------------------------------------------
 MONITOR_ALERTS = Counter("lepton_monitor_alerts_seen", "Alerts the monitor consumed, by severity", ["severity"])

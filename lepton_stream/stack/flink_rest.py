@@ -10,6 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from lepton_stream.config import Settings
 from lepton_stream.stack.processes import StackError
 
 PART = "flink job"
@@ -50,6 +51,12 @@ def running_job(rest: str) -> str:
     return running[0]
 
 
+def job_address(s: Settings) -> str:
+    """Where the scoring job's REST API is watched (`LEPTON_JOB_REST_ADDRESS`, else the
+    local job's port on this host)."""
+    return s.oncall.job_rest_address or f"{s.endpoints.host}:{s.job.flink_rest_port}"
+
+
 def job_health(rest: str, now_ms: int, name: str = "lepton-scoring") -> dict | None:
     """The running (or restarting, failing) job called `name` at `rest`: its state,
     uptime, tasks, restarts and checkpoint counts; None when there is none. OSError
@@ -62,6 +69,7 @@ def job_health(rest: str, now_ms: int, name: str = "lepton-scoring") -> dict | N
     jid = job["jid"]
     metrics = {m["id"]: m["value"] for m in call(rest, f"/jobs/{jid}/metrics?get=numRestarts", timeout_s=2.0)}
     ck = call(rest, f"/jobs/{jid}/checkpoints", timeout_s=2.0)
+    interval = call(rest, f"/jobs/{jid}/checkpoints/config", timeout_s=2.0).get("interval")
     counts = ck.get("counts") or {}
     done = (ck.get("latest") or {}).get("completed") or {}
     acked = done.get("latest_ack_timestamp")
@@ -72,7 +80,8 @@ def job_health(rest: str, now_ms: int, name: str = "lepton-scoring") -> dict | N
             "restarts": int(metrics.get("numRestarts", 0)),
             "checkpoints": {"completed": counts.get("completed", 0), "failed": counts.get("failed", 0),
                             "last_completed_age_s": None if not acked else max(0.0, (now_ms - acked) / 1000),
-                            "last_duration_ms": done.get("end_to_end_duration")}}
+                            "last_duration_ms": done.get("end_to_end_duration"),
+                            "interval_ms": interval if isinstance(interval, int) and interval > 0 else None}}
 
 
 def vertices(rest: str, job_id: str) -> list[Vertex]:

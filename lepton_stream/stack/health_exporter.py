@@ -5,7 +5,10 @@ Redis and Kafka have no native Prometheus endpoint (their exporters are
 separate programs, not installed here), so this process probes each part
 with the same health check the stack manager uses and exports
 `lepton_component_up{component}` plus Redis memory and key count. Triton's
-own :8002 metrics are scraped directly. Run: `python -m lepton_stream.stack.health_exporter`.
+own :8002 metrics are scraped directly. It also reads the scoring job's Flink
+REST API (`lepton_job_*`): a job whose checkpoints stall keeps scoring, and its
+workers' metrics look healthy, while nothing it writes becomes readable.
+Run: `python -m lepton_stream.stack.health_exporter`.
 """
 
 from __future__ import annotations
@@ -45,7 +48,30 @@ def probe_once(s: Settings) -> dict[str, bool]:
         out[svc.name] = up
     if out.get("redis"):
         _redis_stats(s)
+    probe_job(s)
     return out
+
+
+def probe_job(s: Settings) -> dict | None:
+    """The scoring job's state, restarts and last checkpoint, from its REST API. A job
+    that is not running here is not a failure of the stack (it may be started later,
+    or run elsewhere): its gauges are NaN then, and no rule fires on NaN."""
+    from lepton_stream.stack.flink_rest import job_address, job_health
+
+    try:
+        job = job_health(job_address(s), time.time_ns() // 1_000_000)
+    except Exception:  # nothing answers, or not Flink
+        job = None
+    m.JOB_UP.set(1 if job is not None and job["state"] == "RUNNING" else 0)
+    if job is None:
+        for gauge in (m.JOB_CHECKPOINT_AGE, m.JOB_CHECKPOINT_INTERVAL, m.JOB_RESTARTS):
+            gauge.set(float("nan"))
+        return None
+    ck = job["checkpoints"]
+    m.JOB_CHECKPOINT_AGE.set(job["uptime_s"] if ck["last_completed_age_s"] is None else ck["last_completed_age_s"])
+    m.JOB_CHECKPOINT_INTERVAL.set(float("nan") if ck["interval_ms"] is None else ck["interval_ms"] / 1000)
+    m.JOB_RESTARTS.set(job["restarts"])
+    return job
 
 
 def _redis_stats(s: Settings) -> None:

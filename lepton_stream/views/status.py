@@ -136,13 +136,20 @@ class Part:
     required: bool  # the stack's own parts; an optional one that is not running fails nothing
 
 
+def stall_after_s(interval_ms: float) -> float:
+    """When a job's checkpoints count as stalled: five intervals, at least 10 s (a few
+    missed ones are a slow store or broker, not yet a stall)."""
+    return max(10.0, 5 * interval_ms / 1000)
+
+
 def job_part(s: Settings, now_ms: int) -> tuple[Part, dict[str, Any] | None]:
-    """The local scoring job, from its REST API (`LEPTON_FLINK_REST_PORT`): state, uptime,
+    """The scoring job, from its REST API (`LEPTON_JOB_REST_ADDRESS`, else the local job's
+    `LEPTON_FLINK_REST_PORT`): state, uptime,
     restarts, checkpoints. A job whose checkpoints stopped completing is unhealthy even
     while RUNNING: read_committed readers see none of its outputs until one completes."""
-    from lepton_stream.stack.flink_rest import job_health
+    from lepton_stream.stack.flink_rest import job_address, job_health
 
-    rest = f"{s.endpoints.host}:{s.job.flink_rest_port}"
+    rest = job_address(s)
     try:
         job = job_health(rest, now_ms)
     except Exception as exc:  # nothing answers, or something that is not Flink
@@ -150,9 +157,7 @@ def job_part(s: Settings, now_ms: int) -> tuple[Part, dict[str, Any] | None]:
                     f"({getattr(exc, 'reason', exc)})", False, False), None
     if job is None:
         return Part("scoring job", "not running", None, f"no running job at http://{rest}", False, False), None
-    # Checkpoints are due every interval; a few missed ones are a slow store or broker,
-    # not yet a stall.
-    stall_s = max(10.0, 5 * s.job.checkpoint_interval_ms / 1000)
+    stall_s = stall_after_s(job["checkpoints"]["interval_ms"] or s.job.checkpoint_interval_ms)
     age = job["checkpoints"]["last_completed_age_s"]
     stalled = job["state"] == "RUNNING" and job["uptime_s"] > stall_s and (age is None or age > stall_s)
     healthy = job["state"] == "RUNNING" and not stalled
@@ -166,7 +171,7 @@ def job_part(s: Settings, now_ms: int) -> tuple[Part, dict[str, Any] | None]:
     from lepton_stream.stack.processes import pid_listening_on
 
     # The local job's JVM, which serves the REST API (a cluster's is on another host).
-    pid = pid_listening_on(s.endpoints.host, s.job.flink_rest_port)
+    pid = None if s.oncall.job_rest_address else pid_listening_on(s.endpoints.host, s.job.flink_rest_port)
     return Part("scoring job", "healthy" if healthy else "running, unhealthy", pid, detail, healthy, False), job
 
 

@@ -384,6 +384,7 @@ DESIGN_INGRESS = {
     ("ns:monitoring", "lepton-exporter", "9252"),
     ("lepton-exporter", "redis", "6379"),  # the stack exporter's health probes
     ("lepton-exporter", "triton", "8000"),
+    ("lepton-exporter", "scoring-job", "8081"),  # the job's checkpoints and restarts (REST)
 }
 # A Redis Cluster's masters talk to each other (client port for the resharding
 # MIGRATE, bus port for gossip) and are joined once by the create Job.

@@ -15,10 +15,12 @@ from lepton_stream.features.fraud_vector import fraud_feature_matrix
 from lepton_stream.features.offline import offline_aggregates
 from lepton_stream.kafka.admin import create_topics, wait_topics_ready
 from lepton_stream.kafka.clients import producer
+from lepton_stream.observability import metrics as m
 from lepton_stream.schemas import parse_transaction
 from lepton_stream.scoring.onnx_local import OnnxModel
 from lepton_stream.stack import flink_cds
 from lepton_stream.stack.flink_patch import lib_with_patch
+from lepton_stream.stack.health_exporter import probe_job
 from lepton_stream.stack.job_process import start_job, stop_job, wait_job
 from lepton_stream.stack.processes import last_line
 from lepton_stream.views.status import collect
@@ -148,7 +150,13 @@ def test_pipeline_metrics_count_the_last_burst_without_waiting_for_the_next_even
         assert st["job"]["state"] == "RUNNING" and st["job"]["checkpoints"]["completed"] > 0
         assert st["job"]["checkpoints"]["last_completed_age_s"] < 10 and st["job"]["restarts"] == 0
         assert sum(t["scored"] for t in st["tasks"]) > 0
+        # So does the stack exporter, for the rules that page on a stall.
+        assert probe_job(s) is not None
+        assert m.JOB_UP._value.get() == 1 and m.JOB_RESTARTS._value.get() == 0
+        assert m.JOB_CHECKPOINT_AGE._value.get() < 10
+        assert m.JOB_CHECKPOINT_INTERVAL._value.get() == s.job.checkpoint_interval_ms / 1000
     finally:
         stop_job(job)
     part = next(x for x in collect(s)["parts"] if x["name"] == "scoring job")
     assert part["state"] == "not running", part
+    assert probe_job(s) is None and m.JOB_UP._value.get() == 0
