@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -20,6 +19,7 @@ from lepton_stream.stack.flink_rest import job_address, job_health
 from lepton_stream.stack.health_exporter import probe_job
 from lepton_stream.stack.processes import free_ports
 from lepton_stream.views.status import job_part
+from tests.unit.http_stub import serve
 
 JOB = "f00d" * 8
 
@@ -53,15 +53,8 @@ class StalledJob(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stalled() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", free_ports(1)[0]), StalledJob)
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve(StalledJob) as address:
+        yield address
 
 
 def test_a_running_job_whose_checkpoints_stopped_is_unhealthy(stalled):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from lepton_stream import cli
 from lepton_stream.stack import flink_rest
 from lepton_stream.stack.processes import StackError, free_ports
+from tests.unit.http_stub import serve
 
 JOB = "a1b2c3d4" * 4
 
@@ -53,15 +54,8 @@ class FakeFlink(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flink() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", free_ports(1)[0]), FakeFlink)
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve(FakeFlink) as address:
+        yield address
 
 
 def test_rescale_without_a_running_job_says_so(monkeypatch, tmp_path, capsys):
