@@ -51,10 +51,15 @@ def running_job(rest: str) -> str:
     return running[0]
 
 
+def local_address(s: Settings) -> str:
+    """host:port of the local job's REST API (`flink_rest_port`, pinned by the job)."""
+    return f"{s.endpoints.host}:{s.job.flink_rest_port}"
+
+
 def job_address(s: Settings) -> str:
     """Where the scoring job's REST API is watched (`LEPTON_JOB_REST_ADDRESS`, else the
-    local job's port on this host)."""
-    return s.oncall.job_rest_address or f"{s.endpoints.host}:{s.job.flink_rest_port}"
+    local job's)."""
+    return s.oncall.job_rest_address or local_address(s)
 
 
 def job_health(rest: str, now_ms: int, name: str = "lepton-scoring") -> dict | None:

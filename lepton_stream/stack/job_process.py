@@ -68,8 +68,8 @@ Say = Callable[[str], None]  # one line per step: print for the CLI, a log line 
 
 
 def job_rest(s: Settings) -> str:
-    """host:port of the local job's REST API (`flink_rest_port`, pinned by the job)."""
-    return f"{s.endpoints.host}:{s.job.flink_rest_port}"
+    """host:port of the local job's REST API."""
+    return flink_rest.local_address(s)
 
 
 def check_parallelism(s: Settings, parallelism: int, say: Say) -> None:
